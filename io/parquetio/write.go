@@ -1,0 +1,261 @@
+package parquetio
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// TokenResult is one tokenized row. Schema:
+//
+//	required binary id (STRING);
+//	required group tokens (LIST) {
+//		repeated group list {
+//			required int32 element (INT(32,true));
+//		}
+//	}
+//	required int32 count (INT(32,true));
+//	required int64 duration_us (INT(64,true));
+//
+// A nil Tokens slice is written as an empty list.
+type TokenResult struct {
+	ID         string  `parquet:"id"`
+	Tokens     []int32 `parquet:"tokens,list"`
+	Count      int32   `parquet:"count"`
+	DurationUS int64   `parquet:"duration_us"`
+}
+
+// TextResult is one detokenized row. Schema:
+//
+//	required binary id (STRING);
+//	required binary text (STRING);
+//	required int32 count (INT(32,true));
+//	required int64 duration_us (INT(64,true));
+type TextResult struct {
+	ID         string `parquet:"id"`
+	Text       string `parquet:"text"`
+	Count      int32  `parquet:"count"`
+	DurationUS int64  `parquet:"duration_us"`
+}
+
+// TokenizeError records a row that could not be tokenized. Text is the input
+// text when it is worth keeping (nil is written as null). Schema:
+//
+//	required binary id (STRING);
+//	required binary error (STRING);
+//	required binary stage (STRING);
+//	required binary file (STRING);
+//	required int64 row (INT(64,true));
+//	optional binary text (STRING);
+type TokenizeError struct {
+	ID    string  `parquet:"id"`
+	Error string  `parquet:"error"`
+	Stage string  `parquet:"stage"`
+	File  string  `parquet:"file"`
+	Row   int64   `parquet:"row"`
+	Text  *string `parquet:"text,optional"`
+}
+
+// DetokenizeError records a row that could not be detokenized. Tokens is the
+// input token list (nil is written as null, an empty slice as an empty list).
+// Schema:
+//
+//	required binary id (STRING);
+//	required binary error (STRING);
+//	required binary stage (STRING);
+//	required binary file (STRING);
+//	required int64 row (INT(64,true));
+//	optional group tokens (LIST) {
+//		repeated group list {
+//			required int64 element (INT(64,true));
+//		}
+//	}
+type DetokenizeError struct {
+	ID     string  `parquet:"id"`
+	Error  string  `parquet:"error"`
+	Stage  string  `parquet:"stage"`
+	File   string  `parquet:"file"`
+	Row    int64   `parquet:"row"`
+	Tokens []int64 `parquet:"tokens,list,optional"`
+}
+
+// DefaultRowGroupRows is the default maximum number of rows per row group
+// written by a [ShardWriter].
+const DefaultRowGroupRows = 64 << 10
+
+// ShardOptions configures a [ShardWriter].
+type ShardOptions struct {
+	// RowGroupRows is the maximum number of rows per row group; zero means
+	// DefaultRowGroupRows. Rows are buffered in memory up to this count.
+	RowGroupRows int
+}
+
+// ShardWriter writes rows of type T to one output shard. Rows go to a hidden
+// temporary file in the output directory (".<prefix>-<name>.parquet.<random>.tmp");
+// [ShardWriter.Commit] completes the file and atomically renames it to
+// "<dir>/<prefix>-<name>.parquet", replacing any previous shard of that name
+// (so a retried bundle simply overwrites). [ShardWriter.Abort] discards it.
+// Files are zstd-compressed; rows are flushed as row groups of at most
+// RowGroupRows rows so memory stays bounded.
+//
+// A ShardWriter is not safe for concurrent use.
+type ShardWriter[T any] struct {
+	final string
+	tmp   string
+	f     *os.File
+	w     *parquet.GenericWriter[T]
+	rows  int64
+	done  bool
+}
+
+// NewShardWriter starts a shard that will be committed as
+// dir/<prefix>-<name>.parquet. dir must exist; prefix and name must be
+// non-empty and must not contain path separators.
+func NewShardWriter[T any](dir, prefix, name string, opts ShardOptions) (*ShardWriter[T], error) {
+	base := prefix + "-" + name + ".parquet"
+	if err := checkNamePart("prefix", prefix); err != nil {
+		return nil, err
+	}
+	if err := checkNamePart("name", name); err != nil {
+		return nil, err
+	}
+	if opts.RowGroupRows < 0 {
+		return nil, fmt.Errorf("parquetio: RowGroupRows is %d, want >= 0", opts.RowGroupRows)
+	}
+	rgRows := opts.RowGroupRows
+	if rgRows == 0 {
+		rgRows = DefaultRowGroupRows
+	}
+	final := filepath.Join(dir, base)
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("parquetio: create shard %q: %w", final, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("parquetio: create shard %q: %w", final, err)
+	}
+	w := parquet.NewGenericWriter[T](f,
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(int64(rgRows)),
+	)
+	return &ShardWriter[T]{final: final, tmp: f.Name(), f: f, w: w}, nil
+}
+
+func checkNamePart(what, s string) error {
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`+"\x00") {
+		return fmt.Errorf("parquetio: invalid shard %s %q", what, s)
+	}
+	return nil
+}
+
+var errShardClosed = errors.New("parquetio: shard writer already committed or aborted")
+
+// Write appends rows to the shard.
+func (w *ShardWriter[T]) Write(rows ...T) error {
+	if w.done {
+		return errShardClosed
+	}
+	n, err := w.w.Write(rows)
+	w.rows += int64(n)
+	if err != nil {
+		return fmt.Errorf("parquetio: write shard %q: %w", w.final, err)
+	}
+	return nil
+}
+
+// Rows returns the number of rows written so far.
+func (w *ShardWriter[T]) Rows() int64 { return w.rows }
+
+// Path returns the path the shard will have once committed.
+func (w *ShardWriter[T]) Path() string { return w.final }
+
+// Commit flushes the remaining rows, writes the footer, syncs the file and
+// renames it into place, returning the final path. On error the temporary
+// file is removed. The writer cannot be used afterwards.
+func (w *ShardWriter[T]) Commit() (path string, err error) {
+	if w.done {
+		return "", errShardClosed
+	}
+	w.done = true
+	fail := func(err error) (string, error) {
+		w.f.Close()
+		os.Remove(w.tmp)
+		return "", fmt.Errorf("parquetio: commit shard %q: %w", w.final, err)
+	}
+	if err := w.w.Close(); err != nil {
+		return fail(err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := w.f.Close(); err != nil {
+		os.Remove(w.tmp)
+		return "", fmt.Errorf("parquetio: commit shard %q: %w", w.final, err)
+	}
+	if err := os.Rename(w.tmp, w.final); err != nil {
+		os.Remove(w.tmp)
+		return "", fmt.Errorf("parquetio: commit shard %q: %w", w.final, err)
+	}
+	syncDir(filepath.Dir(w.final))
+	return w.final, nil
+}
+
+// Abort discards the shard: it closes and removes the temporary file. Abort
+// after Commit or Abort does nothing and returns nil, so it can be deferred.
+func (w *ShardWriter[T]) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	cerr := w.f.Close()
+	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("parquetio: abort shard %q: %w", w.final, err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("parquetio: abort shard %q: %w", w.final, cerr)
+	}
+	return nil
+}
+
+// syncDir makes a rename durable; failures are ignored (best effort, and not
+// supported on every platform).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// WriteEmpty writes a valid zero-row Parquet file with T's schema at
+// dir/<prefix>-<name>.parquet (via a temporary file and rename) and returns
+// its path. It is used so that an output folder always holds at least one
+// results and one errors file.
+func WriteEmpty[T any](dir, prefix, name string) (string, error) {
+	w, err := NewShardWriter[T](dir, prefix, name, ShardOptions{})
+	if err != nil {
+		return "", err
+	}
+	return w.Commit()
+}
+
+// ReadAll reads a whole Parquet file into memory as rows of T. It is meant
+// for small, trusted files (tests and tools): unlike the streaming readers it
+// does not guard against corrupt size fields.
+func ReadAll[T any](path string) (rows []T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rows, err = nil, corruptError(path, r)
+		}
+	}()
+	rows, err = parquet.ReadFile[T](path)
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", path, err)
+	}
+	return rows, nil
+}
