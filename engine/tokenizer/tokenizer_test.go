@@ -1,11 +1,16 @@
 package tokenizer
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/minerva-batch/minerva/engine/batch"
 )
 
 func mustNew(t testing.TB, name string, opts Options) *BPE {
@@ -88,9 +93,6 @@ func TestErrors(t *testing.T) {
 	if _, err := b.Decode([]int32{200000}); !errors.Is(err, ErrUnknownToken) {
 		t.Errorf("large id: err = %v", err)
 	}
-	// "é" is two bytes; its first byte alone does not decode to UTF-8.
-	ids := b.EncodeOrdinary("\xc3")
-	_ = ids
 	if _, err := New("cl200k", Options{}); !errors.Is(err, ErrUnknownEncoding) || !strings.Contains(err.Error(), "cl100k_base") {
 		t.Errorf("unknown encoding: err = %v", err)
 	}
@@ -172,6 +174,60 @@ func FuzzRoundTrip(f *testing.F) {
 			if err != nil || got != s {
 				t.Fatalf("%s: Decode(Encode(%q)) = %q, %v", b.Name(), s, got, err)
 			}
+		}
+	})
+}
+
+func TestEncodeBatchOrderAndInvariance(t *testing.T) {
+	b := mustNew(t, "cl100k_base", Options{})
+	var items []batch.Item[string]
+	for i := 0; i < 257; i++ {
+		items = append(items, batch.Item[string]{ID: fmt.Sprint(i), Data: strings.Repeat("word ", i%17) + fmt.Sprint(i)})
+	}
+	items[100].Data = "\xff"
+	for _, threads := range []int{1, 2, 8, 0} {
+		resps := EncodeBatch(context.Background(), b, items, threads)
+		for i, r := range resps {
+			if r.ID != items[i].ID {
+				t.Fatalf("threads %d: response %d has id %s", threads, i, r.ID)
+			}
+			want, err := b.Encode(items[i].Data)
+			if (err == nil) != (r.Err == nil) || !slices.Equal(r.Data, want) {
+				t.Fatalf("threads %d: item %d: %v %v, want %v %v", threads, i, r.Data, r.Err, want, err)
+			}
+			if r.Start.IsZero() || r.Duration < 0 {
+				t.Errorf("item %d not timed: %+v", i, r)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, r := range EncodeBatch(ctx, b, items[:3], 2) {
+		if !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("cancelled: %+v", r)
+		}
+	}
+	dec := DecodeBatch(context.Background(), b, []batch.Item[[]int32]{{ID: "x", Data: []int32{15339}}, {ID: "y", Data: []int32{1 << 30}}}, 2)
+	if dec[0].Data != "hello" || dec[0].Err != nil || !errors.Is(dec[1].Err, ErrUnknownToken) {
+		t.Errorf("DecodeBatch = %+v", dec)
+	}
+}
+
+func FuzzParseTiktoken(f *testing.F) {
+	var valid strings.Builder
+	for i := 0; i < 256; i++ {
+		fmt.Fprintf(&valid, "%s %d\n", base64.StdEncoding.EncodeToString([]byte{byte(i)}), i)
+	}
+	f.Add(valid.String())
+	f.Add(valid.String() + "aGk= x\n")
+	f.Add("bad")
+	f.Fuzz(func(t *testing.T, s string) {
+		ranks, err := parseTiktoken(strings.NewReader(s), "fuzz.tiktoken")
+		if err == nil && len(ranks) < 256 {
+			t.Fatalf("accepted a vocabulary without all 256 bytes")
+		}
+		if err != nil && !strings.Contains(err.Error(), "fuzz.tiktoken") {
+			t.Fatalf("error does not name the file: %v", err)
 		}
 	})
 }

@@ -136,3 +136,28 @@ func near(b *BPE, ids []int32, i int) string {
 	raw, _ := b.DecodeBytes(ids[max(0, i-3):min(len(ids), i+3)])
 	return string(raw)
 }
+
+// TestTiktokenSpecialCrossCheck compares encoding with every special token
+// allowed against tiktoken's encode(text, allowed_special="all").
+func TestTiktokenSpecialCrossCheck(t *testing.T) {
+	xcheck.Require(t)
+	docs := []string{"<|endoftext|>", "a<|endoftext|>b", "x <|endofprompt|>\n<|fim_prefix|>def<|fim_suffix|> <|fim_middle|>",
+		"<|endoftext|><|endoftext|>", "<|endoftext", "no specials here", "<|endoftext|> trailing  "}
+	for _, enc := range Encodings() {
+		b := mustNew(t, enc, Options{AllowedSpecial: []string{"all"}})
+		want, err := xcheck.TiktokenEncodeSpecial(context.Background(), enc, docs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range docs {
+			got, err := b.Encode(d)
+			if err != nil {
+				t.Errorf("%s: Encode(%q): %v", enc, d, err)
+				continue
+			}
+			if firstDiff(got, want[i]) >= 0 {
+				t.Errorf("%s: Encode(%q) = %v, tiktoken %v", enc, d, got, want[i])
+			}
+		}
+	}
+}
