@@ -1,0 +1,161 @@
+package transforms
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/minerva-batch/minerva/io/parquetio"
+)
+
+// Duplicate marks a row whose id already occurred earlier in the input
+// (by file order, then row order); the first occurrence is kept.
+type Duplicate struct {
+	File  string
+	Row   int64
+	ID    string
+	First string // where the id was first seen, e.g. `"a.parquet" row 3`
+}
+
+// rowKey identifies a row of the input.
+type rowKey struct {
+	file string
+	row  int64
+}
+
+func duplicateIndex(dups []Duplicate) map[rowKey]Duplicate {
+	m := make(map[rowKey]Duplicate, len(dups))
+	for _, d := range dups {
+		m[rowKey{d.File, d.Row}] = d
+	}
+	return m
+}
+
+// rowRef names a row in messages: file, row number and id.
+func rowRef(file string, row int64, id string, idNull bool) string {
+	if idNull {
+		return fmt.Sprintf("input %q row %d (id null)", file, row)
+	}
+	return fmt.Sprintf("input %q row %d (id %q)", file, row, id)
+}
+
+// ReadTextFn reads the text rows of each Parquet file path it receives. Rows
+// with a null id or null text, and the duplicate rows listed in Duplicates,
+// come out with their error already set.
+type ReadTextFn struct {
+	Columns    parquetio.Columns
+	Duplicates []Duplicate
+
+	dups map[rowKey]Duplicate
+}
+
+// Setup indexes the duplicates.
+func (f *ReadTextFn) Setup() { f.dups = duplicateIndex(f.Duplicates) }
+
+// ProcessElement streams the rows of one file.
+func (f *ReadTextFn) ProcessElement(ctx context.Context, path string, emit func(TextRow)) error {
+	cols := f.Columns
+	if cols.ID == "" {
+		cols.ID = "id"
+	}
+	if cols.Text == "" {
+		cols.Text = "text"
+	}
+	return parquetio.ReadRows(ctx, path, f.Columns, func(r parquetio.Row) error {
+		out := TextRow{ID: r.ID, Text: r.Text, TextNull: r.TextNull, File: r.File, Row: r.Index}
+		ref := rowRef(r.File, r.Index, r.ID, r.IDNull)
+		switch d, dup := f.dups[rowKey{r.File, r.Index}]; {
+		case r.IDNull:
+			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null; every row needs an id", ref, cols.ID), StageValidate
+		case dup:
+			out.Err, out.Stage = fmt.Sprintf("%s: field %q: duplicate id %q, first seen at %s", ref, cols.ID, d.ID, d.First), StageValidate
+		case r.TextNull:
+			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null", ref, cols.Text), StageValidate
+		}
+		emit(out)
+		return nil
+	})
+}
+
+// ReadTokensFn reads the token rows of each Parquet file path it receives,
+// like ReadTextFn.
+type ReadTokensFn struct {
+	Columns    parquetio.TokenColumns
+	Duplicates []Duplicate
+
+	dups map[rowKey]Duplicate
+}
+
+// Setup indexes the duplicates.
+func (f *ReadTokensFn) Setup() { f.dups = duplicateIndex(f.Duplicates) }
+
+// ProcessElement streams the rows of one file.
+func (f *ReadTokensFn) ProcessElement(ctx context.Context, path string, emit func(TokenRow)) error {
+	cols := f.Columns
+	if cols.ID == "" {
+		cols.ID = "id"
+	}
+	if cols.Tokens == "" {
+		cols.Tokens = "tokens"
+	}
+	return parquetio.ReadTokenRows(ctx, path, f.Columns, func(r parquetio.TokenRow) error {
+		out := TokenRow{ID: r.ID, Tokens: r.Tokens, TokensNull: r.TokensNull, File: r.File, Row: r.Index}
+		ref := rowRef(r.File, r.Index, r.ID, r.IDNull)
+		switch d, dup := f.dups[rowKey{r.File, r.Index}]; {
+		case r.IDNull:
+			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null; every row needs an id", ref, cols.ID), StageValidate
+		case dup:
+			out.Err, out.Stage = fmt.Sprintf("%s: field %q: duplicate id %q, first seen at %s", ref, cols.ID, d.ID, d.First), StageValidate
+		case r.TokensNull:
+			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null", ref, cols.Tokens), StageValidate
+		case r.NullToken:
+			out.Err, out.Stage = fmt.Sprintf("%s: field %q: the list holds a null token id", ref, cols.Tokens), StageValidate
+		}
+		emit(out)
+		return nil
+	})
+}
+
+// FindDuplicates reads only the id column of files, in order, and returns
+// every row whose id occurred before (null ids are not duplicates; they fail
+// on their own). It runs before the pipeline so that "first occurrence" is
+// deterministic whatever the runner's splitting.
+func FindDuplicates(ctx context.Context, files []string, idColumn string) ([]Duplicate, error) {
+	type loc struct {
+		file string
+		row  int64
+	}
+	seen := map[string]loc{}
+	var dups []Duplicate
+	for _, file := range files {
+		err := parquetio.ReadIDs(ctx, file, idColumn, func(i int64, id string, null bool) error {
+			if null {
+				return nil
+			}
+			if first, ok := seen[id]; ok {
+				dups = append(dups, Duplicate{File: file, Row: i, ID: id, First: fmt.Sprintf("%q row %d", first.file, first.row)})
+				return nil
+			}
+			seen[id] = loc{file, i}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return dups, nil
+}
+
+// ReadText is the read step of the tokenization job: file paths in,
+// TextRows out.
+func ReadText(s beam.Scope, files beam.PCollection, cols parquetio.Columns, dups []Duplicate) beam.PCollection {
+	s = s.Scope("ReadText")
+	return beam.ParDo(s, &ReadTextFn{Columns: cols, Duplicates: dups}, files)
+}
+
+// ReadTokens is the read step of the detokenization job.
+func ReadTokens(s beam.Scope, files beam.PCollection, cols parquetio.TokenColumns, dups []Duplicate) beam.PCollection {
+	s = s.Scope("ReadTokens")
+	return beam.ParDo(s, &ReadTokensFn{Columns: cols, Duplicates: dups}, files)
+}

@@ -1,0 +1,39 @@
+package transforms
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/minerva-batch/minerva/engine/batch"
+	"github.com/minerva-batch/minerva/io/parquetio"
+)
+
+func init() {
+	register.DoFn3x1[context.Context, string, func(TextRow), error](&ReadTextFn{})
+	register.DoFn3x1[context.Context, string, func(TokenRow), error](&ReadTokensFn{})
+	register.DoFn5x0[context.Context, TextRow, func(parquetio.TokenResult), func(TokenizeFailure), func(batch.Observation)](&TokenizeFn{})
+	register.DoFn5x0[context.Context, TokenRow, func(parquetio.TextResult), func(DetokenizeFailure), func(batch.Observation)](&DetokenizeFn{})
+	register.DoFn1x1[parquetio.TokenResult, error](&WriteTokenResultsFn{})
+	register.DoFn1x1[parquetio.TextResult, error](&WriteTextResultsFn{})
+	register.DoFn1x1[TokenizeFailure, error](&WriteTokenizeErrorsFn{})
+	register.DoFn1x1[DetokenizeFailure, error](&WriteDetokenizeErrorsFn{})
+	register.DoFn1x1[batch.Stats, error](&WriteStatsFn{})
+	register.Combiner3[batch.Accumulator, batch.Observation, batch.Stats](&StatsFn{})
+	register.Emitter1[TextRow]()
+	register.Emitter1[TokenRow]()
+	register.Emitter1[parquetio.TokenResult]()
+	register.Emitter1[parquetio.TextResult]()
+	register.Emitter1[TokenizeFailure]()
+	register.Emitter1[DetokenizeFailure]()
+	register.Emitter1[batch.Observation]()
+	for _, t := range []reflect.Type{
+		reflect.TypeFor[TextRow](), reflect.TypeFor[TokenRow](), reflect.TypeFor[TokenizeFailure](),
+		reflect.TypeFor[DetokenizeFailure](), reflect.TypeFor[parquetio.TokenResult](), reflect.TypeFor[parquetio.TextResult](),
+		reflect.TypeFor[batch.Observation](), reflect.TypeFor[batch.Accumulator](), reflect.TypeFor[batch.Stats](),
+	} {
+		beam.RegisterType(t)
+	}
+}
