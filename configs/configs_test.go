@@ -1,0 +1,81 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestShippedConfigs loads the documented example configs.
+func TestShippedConfigs(t *testing.T) {
+	tok, err := LoadTokenize("tokenize.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tok.Input, []string{"testdata/corpus.parquet"}) || tok.Encoding != "cl100k_base" || tok.BatchSize != 32 || tok.Columns.Text != "text" {
+		t.Errorf("tokenize.yaml = %+v", tok)
+	}
+	det, err := LoadDetokenize("detokenize.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.Columns.Tokens != "tokens" || det.Output != "out-text" {
+		t.Errorf("detokenize.yaml = %+v", det)
+	}
+}
+
+func TestLoadTokenize(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string // substrings of the error; none means success
+		check      func(*Tokenize) bool
+	}{
+		{"list input", "input: [a.parquet, 'b/*.parquet']\nallowed_special: all\n", nil,
+			func(c *Tokenize) bool {
+				return len(c.Input) == 2 && c.Input[1] == "b/*.parquet" && c.AllowedSpecial[0] == "all"
+			}},
+		{"empty file", "", nil, func(c *Tokenize) bool { return c.Encoding == "" }},
+		{"unknown key", "input: a\nbatchsize: 3\n", []string{"line 2", "batchsize", "not found"}, nil},
+		{"wrong type", "batch_size: many\n", []string{"line 1", "many"}, nil},
+		{"input mapping", "input:\n  a: b\n", []string{"line 2", "want a string or a list of strings"}, nil},
+		{"negative batch", "batch_size: -4\n", []string{"batch_size -4 is negative"}, nil},
+		{"negative threads", "threads: -1\n", []string{"threads -1 is negative"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := write(t, tt.body)
+			c, err := LoadTokenize(path)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tt.check(c) {
+					t.Errorf("config = %+v", c)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error for %q", tt.body)
+			}
+			for _, w := range append(tt.want, path) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := LoadTokenize(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}

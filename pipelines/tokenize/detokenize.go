@@ -1,0 +1,91 @@
+package tokenize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/minerva-batch/minerva/engine/batch"
+	"github.com/minerva-batch/minerva/engine/tokenizer"
+	"github.com/minerva-batch/minerva/io/parquetio"
+	"github.com/minerva-batch/minerva/transforms"
+)
+
+// DetokenizeConfig is a detokenization job: token ids in, text out.
+type DetokenizeConfig struct {
+	// Inputs are Parquet files or globs with an id column and a list of
+	// integer token ids (such as a tokenization job's results-*.parquet).
+	Inputs []string
+	// Output is the output folder.
+	Output string
+	// Encoding is the tokenizer encoding, e.g. "cl100k_base".
+	Encoding string
+	// BatchSize is the number of rows per batch (0: the optimal 32).
+	BatchSize int
+	// Threads is the number of decoding goroutines per batch (0: all cores).
+	Threads int
+	// Columns names the id and tokens columns (default "id" and "tokens").
+	Columns parquetio.TokenColumns
+	// ShardRows is the maximum number of rows per output shard (0: 100,000).
+	ShardRows int64
+	// Overwrite allows replacing the outputs of a previous run in Output.
+	Overwrite bool
+	// Runner is the Beam runner, "prism" (default) or "direct".
+	Runner string
+}
+
+func (c *DetokenizeConfig) validate() error {
+	var errs []error
+	if len(c.Inputs) == 0 {
+		errs = append(errs, errors.New("no input: give --input FILE|GLOB"))
+	}
+	if c.Output == "" {
+		errs = append(errs, errors.New("no output folder: give --output DIR"))
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = batch.TokenizerLimits.Optimal
+	}
+	if err := batch.TokenizerLimits.Validate("tokenizer", c.BatchSize); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("threads %d is negative; use 0 for all cores", c.Threads))
+	}
+	if c.Runner == "" {
+		c.Runner = "prism"
+	}
+	if !contains(Runners, c.Runner) {
+		errs = append(errs, fmt.Errorf("unknown runner %q: use one of %v", c.Runner, Runners))
+	}
+	if _, err := tokenizer.New(c.Encoding, tokenizer.Options{}); err != nil {
+		errs = append(errs, fmt.Errorf("encoding: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Detokenize runs a detokenization job and returns its report, with the same
+// guarantees as Run.
+func Detokenize(ctx context.Context, cfg DetokenizeConfig) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p, err := prepare(ctx, cfg.Inputs, idColumn(cfg.Columns.ID), cfg.Output, cfg.Overwrite, func(f string) (parquetio.FileInfo, error) {
+		return parquetio.InspectTokens(f, cfg.Columns)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pipe, s := beam.NewPipelineWithRoot()
+	files := beam.CreateList(s, p.files)
+	rows := transforms.ReadTokens(s, files, cfg.Columns, p.dups)
+	res, fails, obs := transforms.Detokenize(s, rows, &transforms.DetokenizeFn{
+		Tokenizer: transforms.TokenizerConfig{Encoding: cfg.Encoding},
+		BatchSize: cfg.BatchSize, Threads: cfg.Threads,
+	})
+	transforms.WriteShards(s, &transforms.WriteTextResultsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, res)
+	transforms.WriteShards(s, &transforms.WriteDetokenizeErrorsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, fails)
+	transforms.WriteStats(s, cfg.Output, transforms.CombineStats(s, obs))
+	return execute(ctx, pipe, cfg.Runner, cfg.Output, p, finish[parquetio.TextResult, parquetio.DetokenizeError])
+}

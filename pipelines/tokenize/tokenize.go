@@ -1,0 +1,304 @@
+// Package tokenize holds the bulk tokenization jobs: Tokenize reads Parquet
+// text rows and writes their token ids; Detokenize reads token ids and writes
+// their text. Both write results-*.parquet, errors-*.parquet and stats.json
+// to an output folder, and account for every input row exactly once.
+package tokenize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // runner "direct"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"  // runner "prism"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/minerva-batch/minerva/engine/batch"
+	"github.com/minerva-batch/minerva/engine/tokenizer"
+	"github.com/minerva-batch/minerva/io/parquetio"
+	"github.com/minerva-batch/minerva/transforms"
+)
+
+// Runners are the Beam runners a job can run on.
+var Runners = []string{"prism", "direct"}
+
+// Config is a tokenization job.
+type Config struct {
+	// Inputs are Parquet files or globs.
+	Inputs []string
+	// Output is the output folder.
+	Output string
+	// Encoding is the tokenizer encoding, e.g. "cl100k_base".
+	Encoding string
+	// AllowedSpecial lists special tokens to encode as such ("all" for every one).
+	AllowedSpecial []string
+	// DisallowedAsText encodes disallowed special tokens as ordinary text
+	// instead of failing the row.
+	DisallowedAsText bool
+	// BatchSize is the number of rows per tokenizer batch (0: the optimal 32).
+	BatchSize int
+	// Threads is the number of encoding goroutines per batch (0: all cores).
+	Threads int
+	// Columns names the id and text columns (default "id" and "text").
+	Columns parquetio.Columns
+	// ShardRows is the maximum number of rows per output shard (0: 100,000).
+	ShardRows int64
+	// Overwrite allows replacing the outputs of a previous run in Output.
+	Overwrite bool
+	// Runner is the Beam runner, "prism" (default) or "direct".
+	Runner string
+}
+
+// Report is what a finished job tells its user.
+type Report struct {
+	Stats   batch.Stats
+	Inputs  []string
+	Rows    int64 // rows in the input files
+	Results int64 // rows written to results-*.parquet
+	Errors  int64 // rows written to errors-*.parquet
+	Output  string
+	Runner  string
+	// Counters are the job's Beam counters (committed values).
+	Counters map[string]int64
+	Elapsed  time.Duration
+}
+
+// Summary is a short human-readable account of the job.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "input:   %d file(s), %d rows\n", len(r.Inputs), r.Rows)
+	fmt.Fprintf(&b, "output:  %s (%d results, %d errors) on runner %s in %s\n", r.Output, r.Results, r.Errors, r.Runner, r.Elapsed.Round(time.Millisecond))
+	b.WriteString(strings.TrimRight(r.Stats.Summary(), "\n"))
+	b.WriteString("\n")
+	return b.String()
+}
+
+// validate checks the configuration itself, before touching any file.
+func (c *Config) validate() error {
+	var errs []error
+	if len(c.Inputs) == 0 {
+		errs = append(errs, errors.New("no input: give --input FILE|GLOB"))
+	}
+	if c.Output == "" {
+		errs = append(errs, errors.New("no output folder: give --output DIR"))
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = batch.TokenizerLimits.Optimal
+	}
+	if err := batch.TokenizerLimits.Validate("tokenizer", c.BatchSize); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("threads %d is negative; use 0 for all cores", c.Threads))
+	}
+	if c.Runner == "" {
+		c.Runner = "prism"
+	}
+	if !contains(Runners, c.Runner) {
+		errs = append(errs, fmt.Errorf("unknown runner %q: use one of %v", c.Runner, Runners))
+	}
+	if _, err := tokenizer.New(c.Encoding, tokenizer.Options{AllowedSpecial: c.AllowedSpecial, DisallowedAsText: c.DisallowedAsText}); err != nil {
+		errs = append(errs, fmt.Errorf("encoding: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// plan is what the job-level checks found.
+type plan struct {
+	files []string
+	rows  int64
+	dups  []transforms.Duplicate
+}
+
+// prepare runs every job-level check before any work: the configuration,
+// the input files (exist, are Parquet, have the columns with usable types),
+// the output folder (no previous run unless Overwrite) and the duplicate-id
+// pre-pass.
+func prepare(ctx context.Context, inputs []string, idColumn string, output string, overwrite bool, inspect func(string) (parquetio.FileInfo, error)) (*plan, error) {
+	files, err := parquetio.Expand(inputs)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{files: files}
+	for _, f := range files {
+		info, err := inspect(f)
+		if err != nil {
+			return nil, err
+		}
+		p.rows += info.NumRows
+	}
+	if err := prepareOutput(output, overwrite); err != nil {
+		return nil, err
+	}
+	if p.dups, err = transforms.FindDuplicates(ctx, files, idColumn); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// previousRun lists the files of an earlier run in dir.
+func previousRun(dir string) ([]string, error) {
+	var found []string
+	for _, pat := range []string{"results-*.parquet", "errors-*.parquet", transforms.StatsFile, ".results-*", ".errors-*", "." + transforms.StatsFile + ".tmp"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, m...)
+	}
+	sort.Strings(found)
+	return found, nil
+}
+
+func prepareOutput(dir string, overwrite bool) error {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return fmt.Errorf("output %q is a file, not a folder", dir)
+	}
+	old, err := previousRun(dir)
+	if err != nil {
+		return fmt.Errorf("output %q: %w", dir, err)
+	}
+	if len(old) > 0 && !overwrite {
+		return fmt.Errorf("output %q holds a previous run (%d files such as %s); use --overwrite to replace it or choose another folder", dir, len(old), filepath.Base(old[0]))
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return fmt.Errorf("output %q: removing the previous run: %w", dir, err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output %q: %w", dir, err)
+	}
+	return nil
+}
+
+// Run runs a tokenization job and returns its report. A job-level problem
+// (configuration, input files, output folder) is returned before any work
+// starts; row-level problems become rows of errors-*.parquet.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	p, err := prepare(ctx, cfg.Inputs, idColumn(cfg.Columns.ID), cfg.Output, cfg.Overwrite, func(f string) (parquetio.FileInfo, error) {
+		return parquetio.Inspect(f, cfg.Columns)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pipe, s := beam.NewPipelineWithRoot()
+	files := beam.CreateList(s, p.files)
+	rows := transforms.ReadText(s, files, cfg.Columns, p.dups)
+	res, fails, obs := transforms.Tokenize(s, rows, &transforms.TokenizeFn{
+		Tokenizer: transforms.TokenizerConfig{Encoding: cfg.Encoding, AllowedSpecial: cfg.AllowedSpecial, DisallowedAsText: cfg.DisallowedAsText},
+		BatchSize: cfg.BatchSize, Threads: cfg.Threads,
+	})
+	transforms.WriteShards(s, &transforms.WriteTokenResultsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, res)
+	transforms.WriteShards(s, &transforms.WriteTokenizeErrorsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, fails)
+	transforms.WriteStats(s, cfg.Output, transforms.CombineStats(s, obs))
+	return execute(ctx, pipe, cfg.Runner, cfg.Output, p, finish[parquetio.TokenResult, parquetio.TokenizeError])
+}
+
+func idColumn(name string) string {
+	if name == "" {
+		return "id"
+	}
+	return name
+}
+
+// execute runs the pipeline and completes the output folder.
+func execute(ctx context.Context, pipe *beam.Pipeline, runner, output string, p *plan, finishFn func(string) (int64, int64, error)) (*Report, error) {
+	slog.Info("starting job", "runner", runner, "files", len(p.files), "rows", p.rows, "output", output)
+	start := time.Now()
+	pr, err := beam.Run(ctx, runner, pipe)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline on runner %s: %w", runner, err)
+	}
+	rep := &Report{Inputs: p.files, Rows: p.rows, Output: output, Runner: runner, Elapsed: time.Since(start), Counters: map[string]int64{}}
+	if pr != nil {
+		for _, c := range pr.Metrics().AllMetrics().Counters() {
+			rep.Counters[c.Key.Name] += c.Committed
+		}
+	}
+	if rep.Results, rep.Errors, err = finishFn(output); err != nil {
+		return nil, err
+	}
+	if rep.Stats, err = transforms.ReadStatsFile(output); err != nil {
+		return nil, err
+	}
+	if got := rep.Results + rep.Errors; got != p.rows {
+		return rep, fmt.Errorf("row accounting: %d input rows but %d results + %d errors = %d output rows", p.rows, rep.Results, rep.Errors, got)
+	}
+	return rep, nil
+}
+
+// finish makes sure the output folder has a results and an errors file (an
+// empty one when no row went that way) and a stats.json (zero statistics for
+// an empty input), and counts the rows written.
+func finish[R, E any](dir string) (results, errs int64, err error) {
+	if results, err = ensureShards[R](dir, "results"); err != nil {
+		return 0, 0, err
+	}
+	if errs, err = ensureShards[E](dir, "errors"); err != nil {
+		return 0, 0, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, transforms.StatsFile)); errors.Is(err, os.ErrNotExist) {
+		if err := transforms.WriteStatsFile(dir, batch.Stats{}); err != nil {
+			return 0, 0, err
+		}
+	}
+	return results, errs, nil
+}
+
+func ensureShards[T any](dir, prefix string) (int64, error) {
+	shards, err := filepath.Glob(filepath.Join(dir, prefix+"-*.parquet"))
+	if err != nil {
+		return 0, err
+	}
+	if len(shards) == 0 {
+		_, err := parquetio.WriteEmpty[T](dir, prefix, "empty")
+		return 0, err
+	}
+	var n int64
+	for _, s := range shards {
+		rows, err := countRows(s)
+		if err != nil {
+			return 0, err
+		}
+		n += rows
+	}
+	return n, nil
+}
+
+// countRows returns the number of rows of a Parquet file from its footer.
+func countRows(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return 0, fmt.Errorf("output %q: %w", path, err)
+	}
+	return pf.NumRows(), nil
+}
