@@ -1,0 +1,51 @@
+# Minerva Batch — the two set-up commands are `make run` and `make test`.
+GO      ?= go
+NPM     ?= npm
+# Arguments for the demo job of `make run`.
+RUN_ARGS ?=
+
+.PHONY: run test deps xcheck-deps vet unit pipeline-direct generate bench-cli clean help
+
+help:
+	@echo "make run    - tokenize testdata/corpus.parquet into ./out on Beam's prism runner and print the statistics"
+	@echo "make test   - the whole test suite (installs the node cross-check packages itself)"
+
+## deps: fetch the Go modules.
+deps:
+	$(GO) mod download
+
+## xcheck-deps: install the reference implementations the tests cross-check against
+## (OpenAI tiktoken's WASM build, DuckDB) from the npm registry.
+tools/xcheck/node_modules/.package-lock.json: tools/xcheck/package.json tools/xcheck/package-lock.json
+	$(NPM) ci --prefix tools/xcheck --no-audit --no-fund
+xcheck-deps: tools/xcheck/node_modules/.package-lock.json
+
+## run: the demo tokenization job (running it twice works: --overwrite).
+run: deps
+	$(GO) run ./cmd/run tokenize --config configs/tokenize.yaml --output out --overwrite $(RUN_ARGS)
+
+## test: vet, every package's tests (pipelines on prism), then the pipeline
+## tests again on the direct runner.
+test: deps xcheck-deps vet unit pipeline-direct
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+
+unit:
+	MINERVA_REQUIRE_XCHECK=1 $(GO) test -count=1 ./...
+
+pipeline-direct:
+	MINERVA_REQUIRE_XCHECK=1 $(GO) test -count=1 ./transforms/... ./pipelines/... -args -runner=direct
+
+## generate: regenerate the Unicode tables and the demo corpus.
+generate:
+	$(GO) generate ./...
+	$(GO) run ./testdata/gen
+
+## bench-cli: throughput of `run tokenize` on the largest shared corpus.
+bench-cli:
+	./scripts/bench-cli.sh
+
+clean:
+	rm -rf out out-* bin

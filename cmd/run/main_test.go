@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/minerva-batch/minerva/io/parquetio"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestHelpExplainsEveryFlag(t *testing.T) {
+	for cmd, flags := range map[string][]string{
+		"tokenize":   {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "text-column", "allowed-special", "disallowed-special-as-text", "verbose", "json"},
+		"detokenize": {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "tokens-column"},
+	} {
+		code, _, stderr := runCLI(cmd, "--help")
+		if code != 0 {
+			t.Errorf("%s --help: exit %d", cmd, code)
+		}
+		for _, f := range flags {
+			if !strings.Contains(stderr, "  -"+f) {
+				t.Errorf("%s --help does not explain -%s:\n%s", cmd, f, stderr)
+			}
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage: run COMMAND"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"tokenize", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"tokenize", "--input", "x.parquet", "extra"}, 2, "unexpected arguments"},
+		{[]string{"tokenize", "--output", "o"}, 1, "no input"},
+		{[]string{"tokenize", "--input", "/nonexistent/x.parquet", "--output", "o"}, 1, `input "/nonexistent/x.parquet": no such file`},
+		{[]string{"tokenize", "--config", "/nonexistent.yaml"}, 1, "nonexistent.yaml"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCLI(tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("run %q: exit %d, stderr %q; want exit %d and %q", tt.args, code, stderr, tt.code, tt.want)
+		}
+	}
+}
+
+type row struct {
+	ID   string `parquet:"id"`
+	Body string `parquet:"body"`
+}
+
+// TestTokenizeAndDetokenize runs both commands end to end with a YAML
+// config whose values are partly overridden by flags.
+func TestTokenizeAndDetokenize(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.parquet")
+	texts := []string{"Hello world", "naïve café", ""}
+	var rows []row
+	for i, s := range texts {
+		rows = append(rows, row{fmt.Sprint("id", i), s})
+	}
+	if err := parquet.WriteFile(in, rows); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	cfg := filepath.Join(dir, "job.yaml")
+	// batch_size 5000 is out of range: the flag must override it.
+	yaml := fmt.Sprintf("input: %s\noutput: %s\nencoding: r50k_base\nbatch_size: 5000\ncolumns:\n  text: body\n", in, out)
+	os.WriteFile(cfg, []byte(yaml), 0o644)
+	if code, _, stderr := runCLI("tokenize", "--config", cfg); code != 1 || !strings.Contains(stderr, "tokenizer batch size 5000 is out of range") {
+		t.Fatalf("config batch size: exit %d, %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI("tokenize", "--config", cfg, "--batch-size", "2", "--runner", runner())
+	if code != 0 {
+		t.Fatalf("tokenize: exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"3 rows", "3 results, 0 errors", "items:", "speedup:", "peak RSS"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("summary does not show %q:\n%s", w, stdout)
+		}
+	}
+	res, err := parquetio.ReadAll[parquetio.TokenResult](mustGlob(t, filepath.Join(out, "results-*.parquet")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.ID == "id0" && fmt.Sprint(r.Tokens) != "[15496 995]" { // r50k ids, from the YAML encoding
+			t.Errorf("id0 tokens %v, want r50k's [15496 995]", r.Tokens)
+		}
+	}
+	// Running again without --overwrite is refused; with it, it works.
+	if code, _, stderr := runCLI("tokenize", "--config", cfg, "--batch-size", "2"); code != 1 || !strings.Contains(stderr, "--overwrite") {
+		t.Errorf("second run: exit %d, %s", code, stderr)
+	}
+	text := filepath.Join(dir, "text")
+	code, stdout, stderr = runCLI("detokenize", "--input", filepath.Join(out, "results-*.parquet"), "--output", text, "--encoding", "r50k_base", "--json", "--runner", runner())
+	if code != 0 {
+		t.Fatalf("detokenize: exit %d: %s", code, stderr)
+	}
+	var st map[string]float64
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st["total_items"] != 3 || st["succeeded"] != 3 {
+		t.Errorf("--json output %q: %v", stdout, err)
+	}
+	back, err := parquetio.ReadAll[parquetio.TextResult](mustGlob(t, filepath.Join(text, "results-*.parquet")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range back {
+		got[r.ID] = r.Text
+	}
+	for i, s := range texts {
+		if got[fmt.Sprint("id", i)] != s {
+			t.Errorf("round trip id%d: %q, want %q", i, got[fmt.Sprint("id", i)], s)
+		}
+	}
+}
+
+func mustGlob(t *testing.T, pattern string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) != 1 {
+		t.Fatalf("%s matches %v", pattern, m)
+	}
+	return m[0]
+}
+
+func runner() string {
+	if r := *ptest.Runner; r != "" {
+		return r
+	}
+	return ptest.DefaultRunner()
+}
