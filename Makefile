@@ -36,7 +36,7 @@ unit:
 	MINERVA_REQUIRE_XCHECK=1 $(GO) test -count=1 ./...
 
 pipeline-direct:
-	MINERVA_REQUIRE_XCHECK=1 $(GO) test -count=1 ./transforms/... ./pipelines/... -args -runner=direct
+	MINERVA_REQUIRE_XCHECK=1 $(GO) test -count=1 ./transforms/... ./pipelines/... ./cmd/... -args -runner=direct
 
 ## generate: regenerate the Unicode tables and the demo corpus.
 generate:
