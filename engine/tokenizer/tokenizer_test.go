@@ -231,3 +231,16 @@ func FuzzParseTiktoken(f *testing.F) {
 		}
 	})
 }
+
+// TestPatternSpellings checks that both spellings of a pattern select the
+// splitter of the encoding that uses it.
+func TestPatternSpellings(t *testing.T) {
+	for _, p := range []string{PatternGPT2, PatternGPT2Legacy, PatternCL100K, PatternCL100KLegacy, PatternO200K} {
+		if _, err := splitterFor(p); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := splitterFor(`\w+`); err == nil || !strings.Contains(err.Error(), "unsupported") {
+		t.Errorf("unknown pattern: %v", err)
+	}
+}
