@@ -43,7 +43,7 @@ type Tokenizer interface {
 // repeatedly joining the adjacent pair of lowest rank (leftmost first).
 type BPE struct {
 	name     string
-	ranks    map[string]int32
+	vocab    *vocabTable
 	decoder  []string // id -> bytes; "" marks an id with no token
 	special  map[string]int32
 	split    splitter
@@ -135,7 +135,7 @@ func (b *BPE) appendOrdinary(out []int32, text string) []int32 {
 	for i := 0; i < len(text); {
 		j := b.split(text, i)
 		piece := text[i:j]
-		if id, ok := b.ranks[piece]; ok {
+		if id, ok := b.vocab.get(piece); ok {
 			out = append(out, id)
 		} else {
 			out = b.bytePairEncode(out, piece)
@@ -205,7 +205,7 @@ func (b *BPE) bytePairEncode(out []int32, piece string) []int32 {
 const noRank = int32(1<<31 - 1)
 
 func (b *BPE) rank(s string) int32 {
-	if r, ok := b.ranks[s]; ok {
+	if r, ok := b.vocab.get(s); ok {
 		return r
 	}
 	return noRank
@@ -254,7 +254,7 @@ func (b *BPE) mergeSmall(out []int32, piece string) []int32 {
 		}
 	}
 	for i := 0; i+1 < len(starts); i++ {
-		out = append(out, b.ranks[piece[starts[i]:starts[i+1]]])
+		out = append(out, b.rank(piece[starts[i]:starts[i+1]]))
 	}
 	return out
 }
@@ -304,7 +304,7 @@ func (b *BPE) mergeHeap(out []int32, piece string) []int32 {
 		push(i)
 	}
 	for i := int32(0); int(i) < n; i = next[i] {
-		out = append(out, b.ranks[piece[i:next[i]]])
+		out = append(out, b.rank(piece[i:next[i]]))
 	}
 	return out
 }

@@ -57,7 +57,7 @@ func Encodings() []string {
 
 type vocab struct {
 	once    sync.Once
-	ranks   map[string]int32
+	table   *vocabTable
 	decoder []string
 	err     error
 }
@@ -83,15 +83,15 @@ func New(name string, opts Options) (*BPE, error) {
 			vc.err = fmt.Errorf("encoding %s: %w", name, err)
 			return
 		}
-		vc.ranks, vc.err = parseTiktoken(bytes.NewReader(data), spec.file)
+		vc.table, vc.err = parseTiktokenTable(data, spec.file)
 		if vc.err == nil {
-			vc.decoder = buildDecoder(vc.ranks, spec.special)
+			vc.decoder = vc.table.decoder(spec.special)
 		}
 	})
 	if vc.err != nil {
 		return nil, vc.err
 	}
-	b := &BPE{name: name, ranks: vc.ranks, decoder: vc.decoder, special: spec.special, split: spec.split, asText: opts.DisallowedAsText}
+	b := &BPE{name: name, vocab: vc.table, decoder: vc.decoder, special: spec.special, split: spec.split, asText: opts.DisallowedAsText}
 	if err := b.allow(opts.AllowedSpecial); err != nil {
 		return nil, err
 	}

@@ -50,7 +50,8 @@ func shorten(s string) string {
 // where a lower id merges first, as in tiktoken) with the given special
 // tokens and pre-tokenizer.
 func newBPE(name string, ranks map[string]int32, special map[string]int32, split splitter, opts Options) (*BPE, error) {
-	b := &BPE{name: name, ranks: ranks, decoder: buildDecoder(ranks, special), special: special, split: split, asText: opts.DisallowedAsText}
+	t := tableFromMap(ranks)
+	b := &BPE{name: name, vocab: t, decoder: t.decoder(special), special: special, split: split, asText: opts.DisallowedAsText}
 	if err := b.allow(opts.AllowedSpecial); err != nil {
 		return nil, err
 	}
