@@ -4,7 +4,7 @@ NPM     ?= npm
 # Arguments for the demo job of `make run`.
 RUN_ARGS ?=
 
-.PHONY: run test deps xcheck-deps vet unit pipeline-direct generate bench-cli clean help
+.PHONY: run test deps xcheck-deps vet unit pipeline-direct generate bench-cli bench-tokenize clean help
 
 help:
 	@echo "make run    - tokenize testdata/corpus.parquet into ./out on Beam's prism runner and print the statistics"
@@ -42,6 +42,13 @@ pipeline-direct:
 generate:
 	$(GO) generate ./...
 	$(GO) run ./testdata/gen
+
+## bench-tokenize: our tokenizer and the anchors (tiktoken WASM and native, gpt-tokenizer,
+## Hugging Face tokenizers) on the same corpora in one run: MB/s and ratios.
+tools/bench/node_modules/.package-lock.json: tools/bench/package.json tools/bench/package-lock.json
+	$(NPM) ci --prefix tools/bench --no-audit --no-fund
+bench-tokenize: tools/bench/node_modules/.package-lock.json
+	$(GO) run ./scripts/benchtok
 
 ## bench-cli: throughput of `run tokenize` on the largest shared corpus.
 bench-cli:

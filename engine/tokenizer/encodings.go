@@ -30,16 +30,17 @@ type encodingSpec struct {
 	file    string
 	split   splitter
 	special map[string]int32
+	pattern string
 }
 
 var specs = map[string]encodingSpec{
-	"r50k_base": {"r50k_base.tiktoken", splitR50K, map[string]int32{"<|endoftext|>": 50256}},
-	"p50k_base": {"p50k_base.tiktoken", splitR50K, map[string]int32{"<|endoftext|>": 50256}},
+	"r50k_base": {"r50k_base.tiktoken", splitR50K, map[string]int32{"<|endoftext|>": 50256}, PatternGPT2},
+	"p50k_base": {"p50k_base.tiktoken", splitR50K, map[string]int32{"<|endoftext|>": 50256}, PatternGPT2},
 	"cl100k_base": {"cl100k_base.tiktoken", splitCL100K, map[string]int32{
 		"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
 		"<|fim_suffix|>": 100260, "<|endofprompt|>": 100276,
-	}},
-	"o200k_base": {"o200k_base.tiktoken", splitO200K, map[string]int32{"<|endoftext|>": 199999, "<|endofprompt|>": 200018}},
+	}, PatternCL100K},
+	"o200k_base": {"o200k_base.tiktoken", splitO200K, map[string]int32{"<|endoftext|>": 199999, "<|endofprompt|>": 200018}, PatternO200K},
 }
 
 // aliases maps other names users know to the encodings above.
@@ -91,7 +92,7 @@ func New(name string, opts Options) (*BPE, error) {
 	if vc.err != nil {
 		return nil, vc.err
 	}
-	b := &BPE{name: name, vocab: vc.table, decoder: vc.decoder, special: spec.special, split: spec.split, asText: opts.DisallowedAsText}
+	b := &BPE{name: name, pattern: spec.pattern, vocab: vc.table, decoder: vc.decoder, special: spec.special, split: spec.split, asText: opts.DisallowedAsText}
 	if err := b.allow(opts.AllowedSpecial); err != nil {
 		return nil, err
 	}
