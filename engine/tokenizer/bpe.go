@@ -44,7 +44,7 @@ type Tokenizer interface {
 type BPE struct {
 	name     string
 	vocab    *vocabTable
-	pattern  string // the pre-tokenizer pattern, when known
+	pattern  string   // the pre-tokenizer pattern, when known
 	decoder  []string // id -> bytes; "" marks an id with no token
 	special  map[string]int32
 	split    splitter

@@ -165,21 +165,3 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
-
-func buildDecoder(ranks map[string]int32, special map[string]int32) []string {
-	size := int32(0)
-	for _, r := range ranks {
-		size = max(size, r+1)
-	}
-	for _, r := range special {
-		size = max(size, r+1)
-	}
-	dec := make([]string, size)
-	for tok, r := range ranks {
-		dec[r] = tok
-	}
-	for tok, r := range special {
-		dec[r] = tok
-	}
-	return dec
-}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	//lint:ignore SA1019 the direct runner is one of the two runners the jobs are tested on
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // runner "direct"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"  // runner "prism"
 	"github.com/parquet-go/parquet-go"
