@@ -28,3 +28,26 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCount measures Count beside Encode (the same inputs as
+// BenchmarkEncode).
+func BenchmarkCount(b *testing.B) {
+	for _, file := range []string{"english_tinyshakespeare.txt", "code_go_stdlib.txt"} {
+		data, err := os.ReadFile(filepath.Join(corporaDir, file))
+		if err != nil {
+			b.Skipf("shared corpora not found: %v", err)
+		}
+		text := string(data)
+		for _, enc := range []string{"cl100k_base", "o200k_base"} {
+			tok := mustNew(b, enc, Options{})
+			b.Run(enc+"/"+file, func(b *testing.B) {
+				b.SetBytes(int64(len(text)))
+				for b.Loop() {
+					if _, err := tok.Count(text); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -75,18 +75,8 @@ func (b *BPE) VocabSize() int { return len(b.decoder) }
 // as their special ids; with Options.DisallowedAsText they are encoded as
 // ordinary text instead (tiktoken's disallowed_special=()).
 func (b *BPE) Encode(text string) ([]int32, error) {
-	if !utf8.ValidString(text) {
-		return nil, invalidUTF8(text)
-	}
-	if !b.asText {
-		for tok := range b.special {
-			if b.isAllowed(tok) {
-				continue
-			}
-			if i := strings.Index(text, tok); i >= 0 {
-				return nil, fmt.Errorf("%w: the text contains %q at byte %d; allow it with the allowed-special setting", ErrDisallowedSpecial, tok, i)
-			}
-		}
+	if err := b.check(text); err != nil {
+		return nil, err
 	}
 	if !b.allowAll && len(b.allowed) == 0 {
 		return b.EncodeOrdinary(text), nil
@@ -103,6 +93,25 @@ func (b *BPE) Encode(text string) ([]int32, error) {
 		text = text[at+len(tok):]
 	}
 	return out, nil
+}
+
+// check rejects text that is not valid UTF-8 or that holds a disallowed
+// special token.
+func (b *BPE) check(text string) error {
+	if !utf8.ValidString(text) {
+		return invalidUTF8(text)
+	}
+	if !b.asText {
+		for tok := range b.special {
+			if b.isAllowed(tok) {
+				continue
+			}
+			if i := strings.Index(text, tok); i >= 0 {
+				return fmt.Errorf("%w: the text contains %q at byte %d; allow it with the allowed-special setting", ErrDisallowedSpecial, tok, i)
+			}
+		}
+	}
+	return nil
 }
 
 func (b *BPE) isAllowed(tok string) bool { return b.allowAll || b.allowed[tok] }

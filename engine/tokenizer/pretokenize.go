@@ -13,30 +13,98 @@ import (
 // engine, which is what tiktoken's fancy-regex gives.
 type splitter func(s string, i int) int
 
+// ASCII character classes, for the fast path of the class functions.
+const (
+	clsLetter = 1 << iota
+	clsNumber
+	clsSpace
+	clsUpper
+	clsLower
+)
+
+var asciiClass = func() (t [128]uint8) {
+	for c := 0; c < 128; c++ {
+		switch {
+		case 'a' <= c && c <= 'z':
+			t[c] = clsLetter | clsLower
+		case 'A' <= c && c <= 'Z':
+			t[c] = clsLetter | clsUpper
+		case '0' <= c && c <= '9':
+			t[c] = clsNumber
+		case c == ' ' || '\t' <= c && c <= '\r':
+			t[c] = clsSpace
+		}
+	}
+	return t
+}()
+
+// runClass returns the end of the longest run from i of runes in ASCII class
+// cls, or, outside ASCII, satisfying slow.
+func runClass(s string, i int, cls uint8, slow func(rune) bool) int {
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if asciiClass[c]&cls == 0 {
+				return i
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !slow(r) {
+			return i
+		}
+		i += n
+	}
+	return i
+}
+
+func runLetters(s string, i int) int { return runClass(s, i, clsLetter, isLetter) }
+
+// runPunct returns the end of the longest run of [^\s\p{L}\p{N}] from i.
+func runPunct(s string, i int) int {
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if asciiClass[c] != 0 {
+				return i
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !isPunct(r) {
+			return i
+		}
+		i += n
+	}
+	return i
+}
+
 // Character classes of the tiktoken patterns. Outside ASCII they use the
 // generated tables of unicode_tables.go (the Unicode version of tiktoken's
 // regex engine), not Go's unicode tables, which can be an older version.
 
 func isLetter(r rune) bool {
-	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+	if uint32(r) < utf8.RuneSelf {
+		return asciiClass[r]&clsLetter != 0
 	}
-	return unicode.Is(tableL, r)
+	return r >= 0 && unicode.Is(tableL, r)
 }
 
 func isNumber(r rune) bool {
-	if r < utf8.RuneSelf {
-		return '0' <= r && r <= '9'
+	if uint32(r) < utf8.RuneSelf {
+		return asciiClass[r]&clsNumber != 0
 	}
-	return unicode.Is(tableN, r)
+	return r >= 0 && unicode.Is(tableN, r)
 }
 
 // isSpace is the regex \s class: the Unicode White_Space property.
 func isSpace(r rune) bool {
-	if r < utf8.RuneSelf {
-		return r == ' ' || '\t' <= r && r <= '\r'
+	if uint32(r) < utf8.RuneSelf {
+		return asciiClass[r]&clsSpace != 0
 	}
-	return unicode.Is(tableWhite_Space, r)
+	return r >= 0 && unicode.Is(tableWhite_Space, r)
 }
 
 func isCRLF(r rune) bool { return r == '\r' || r == '\n' }
@@ -137,7 +205,7 @@ func caseSensitiveContraction(s string, i int) int {
 // its last rune unless the run ends the text) and finally \s or \s+, which
 // here can only be the run's single rune.
 func whitespace(s string, i int, endAnchor, crlf bool) int {
-	end := run(s, i, isSpace)
+	end := runClass(s, i, clsSpace, isSpace)
 	if endAnchor && end == len(s) {
 		return end
 	}
@@ -174,11 +242,11 @@ func splitR50K(s string, i int) int {
 	}
 	switch {
 	case isLetter(r):
-		return run(s, j, isLetter)
+		return runLetters(s, j)
 	case isNumber(r):
-		return run(s, j, isNumber)
+		return runClass(s, j, clsNumber, isNumber)
 	case !isSpace(r):
-		return run(s, j, isPunct)
+		return runPunct(s, j)
 	}
 	return whitespace(s, i, true, false)
 }
@@ -192,11 +260,11 @@ func splitCL100K(s string, i int) int {
 	}
 	r0, n0 := at(s, i)
 	if isLetter(r0) {
-		return run(s, i, isLetter)
+		return runLetters(s, i)
 	}
 	r1, n1 := at(s, i+n0)
 	if isPrefix(r0) && isLetter(r1) {
-		return run(s, i+n0, isLetter)
+		return runLetters(s, i+n0)
 	}
 	if isNumber(r0) {
 		j := i + n0
@@ -210,10 +278,10 @@ func splitCL100K(s string, i int) int {
 		return j
 	}
 	if r0 == ' ' && r1 >= 0 && isPunct(r1) {
-		return run(s, run(s, i+n0+n1, isPunct), isCRLF)
+		return run(s, runPunct(s, i+n0+n1), isCRLF)
 	}
 	if isPunct(r0) {
-		return run(s, run(s, i+n0, isPunct), isCRLF)
+		return run(s, runPunct(s, i+n0), isCRLF)
 	}
 	return whitespace(s, i, true, true)
 }
@@ -222,7 +290,7 @@ func splitCL100K(s string, i int) int {
 // 2) at i, followed by an optional case-insensitive contraction. It returns -1
 // if there is no match.
 func o200kCore(s string, i int, wantLower bool) int {
-	r := run(s, i, isUpperish)
+	r := runClass(s, i, clsUpper, isUpperish)
 	var e int
 	if wantLower {
 		// Greedy [U]* backtracks rune by rune until [L]+ can start.
@@ -237,12 +305,12 @@ func o200kCore(s string, i int, wantLower bool) int {
 			_, n := utf8.DecodeLastRuneInString(s[i:k])
 			k -= n
 		}
-		e = run(s, k, isLowerish)
+		e = runClass(s, k, clsLower, isLowerish)
 	} else {
 		if r == i {
 			return -1
 		}
-		e = run(s, r, isLowerish)
+		e = runClass(s, r, clsLower, isLowerish)
 	}
 	if c := o200kContraction(s, e); c > 0 {
 		return c
@@ -302,10 +370,10 @@ func splitO200K(s string, i int) int {
 	r1, n1 := at(s, i+n0)
 	isSlashCRLF := func(r rune) bool { return r == '\r' || r == '\n' || r == '/' }
 	if r0 == ' ' && r1 >= 0 && isPunct(r1) {
-		return run(s, run(s, i+n0+n1, isPunct), isSlashCRLF)
+		return run(s, runPunct(s, i+n0+n1), isSlashCRLF)
 	}
 	if isPunct(r0) {
-		return run(s, run(s, i+n0, isPunct), isSlashCRLF)
+		return run(s, runPunct(s, i+n0), isSlashCRLF)
 	}
 	return whitespace(s, i, false, true)
 }
