@@ -1,11 +1,21 @@
-// Package tokenizer is Minerva's byte-pair-encoding tokenizer.
+// Package tokenizer is Minerva's tokenizer engine: one Tokenizer interface
+// over the vocabulary formats in common use.
 //
-// It implements OpenAI's encodings (cl100k_base, o200k_base, p50k_base and
-// r50k_base, also known as gpt2) with token ids identical to tiktoken's:
-// the pre-tokenizer patterns are written out by hand with the semantics of
-// tiktoken's backtracking regular expressions, and pieces are merged with
-// tiktoken's lowest-rank-first rule. Long pieces (such as a megabyte with no
-// whitespace) merge in O(n log n) time rather than tiktoken's O(n²).
+// Byte-level BPE (BPE): OpenAI's encodings cl100k_base, o200k_base,
+// p50k_base and r50k_base (alias gpt2), built in with their rank files
+// embedded, with token ids identical to tiktoken's. The pre-tokenizer
+// patterns are written out by hand with the semantics of tiktoken's
+// backtracking regular expressions, over Unicode 16 character tables
+// generated from the Unicode Character Database (go generate; Go's own
+// unicode tables are an older version); pieces are merged with tiktoken's
+// lowest-rank-first rule, in O(n log n) for long pieces where tiktoken is
+// O(n²). Count gives the number of tokens without building them.
+//
+// SentencePiece BPE (SentencePiece): the Llama 2 family, with byte
+// fallback, identical to llama2.c's encoder, loaded from a llama2.c
+// tokenizer.bin (LoadLlama2C), a SentencePiece tokenizer.model
+// (LoadSentencePieceModel) or the vocabulary embedded in a GGUF model file
+// (LoadGGUFVocab, reading it with package engine/gguf).
 //
 // EncodeBatch and DecodeBatch run a batch of items on all cores and return
 // per-item results, timings and errors in input order.
