@@ -15,10 +15,10 @@ deps:
 	$(GO) mod download
 
 ## xcheck-deps: install the reference implementations the tests cross-check against
-## (OpenAI tiktoken's WASM build, DuckDB) from the npm registry.
+## (OpenAI tiktoken's WASM build, DuckDB, Hugging Face tokenizers) from the npm registry.
 tools/xcheck/node_modules/.package-lock.json: tools/xcheck/package.json tools/xcheck/package-lock.json
 	$(NPM) ci --prefix tools/xcheck --no-audit --no-fund
-xcheck-deps: tools/xcheck/node_modules/.package-lock.json
+xcheck-deps: tools/xcheck/node_modules/.package-lock.json tools/bench/node_modules/.package-lock.json
 
 ## run: the demo tokenization job (running it twice works: --overwrite).
 run: deps

@@ -9,7 +9,11 @@
 // generated from the Unicode Character Database (go generate; Go's own
 // unicode tables are an older version); pieces are merged with tiktoken's
 // lowest-rank-first rule, in O(n log n) for long pieces where tiktoken is
-// O(n²). Count gives the number of tokens without building them.
+// O(n²). Count gives the number of tokens without building them. The same
+// engine loads any .tiktoken rank file (LoadTiktokenFile), GPT-2's
+// encoder.json + vocab.bpe (LoadGPT2) and Hugging Face tokenizer.json
+// byte-level BPE models (LoadHFTokenizerJSON, with Hugging Face's own
+// merge-list rule); WriteHFTokenizerJSON exports an encoding for Hugging Face.
 //
 // SentencePiece BPE (SentencePiece): the Llama 2 family, with byte
 // fallback, identical to llama2.c's encoder, loaded from a llama2.c

@@ -118,13 +118,13 @@ func (b *BPE) allow(tokens []string) error {
 
 // parseTiktoken reads a .tiktoken rank file: one "base64-token rank" per line.
 func parseTiktoken(r io.Reader, name string) (map[string]int32, error) {
-	ranks := make(map[string]int32, 1<<17)
+	ranks := make(map[string]int32, 1024)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	line := 0
 	for sc.Scan() {
 		line++
-		text := sc.Bytes()
+		text := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
 		if len(text) == 0 {
 			continue
 		}

@@ -82,6 +82,7 @@ func (b *BPE) WriteHFTokenizerJSON(w io.Writer) error {
 	var specials []added
 	for _, s := range b.SpecialTokens() {
 		specials = append(specials, added{ID: b.special[s], Content: s, Special: true})
+		vocab[s] = b.special[s] // else Hugging Face renumbers them
 	}
 	doc := map[string]any{
 		"version":        "1.0",
