@@ -57,53 +57,101 @@ var (
 	batchMicro = beam.NewDistribution("minerva", "batch_latency_us")
 )
 
-// pipelineBatches runs batches of In through work on background goroutines,
-// keeping at most depth batches in flight, and hands finished batches back in
-// submission order on the caller's goroutine (Beam emitters must only be
-// called from the DoFn's own method calls).
-type pipelineBatches[In, Out any] struct {
-	depth   int
-	work    func(context.Context, []In) []Out
-	pending []chan []Out
+// outcome is what one row became: exactly one of res or fail is set.
+type outcome[R, F any] struct {
+	res  *R
+	fail *F
+	obs  batch.Observation
 }
 
-func (p *pipelineBatches[In, Out]) submit(ctx context.Context, items []In, emit func([]Out)) {
-	done := make(chan []Out, 1)
-	p.pending = append(p.pending, done)
-	go func() { done <- p.work(ctx, items) }()
-	for len(p.pending) > p.depth {
-		p.popWait(emit)
+// bundleBatcher buffers the rows of a bundle into batches of size rows and
+// runs each batch through work on a background goroutine, keeping at most
+// depth batches in flight. Finished batches are handed back in submission
+// order on the caller's goroutine, because Beam emitters may only be called
+// from the DoFn's own methods.
+type bundleBatcher[In, R, F any] struct {
+	size, depth int
+	work        func(context.Context, []In) []outcome[R, F]
+	buf         []In
+	pending     []chan []outcome[R, F]
+}
+
+func newBundleBatcher[In, R, F any](size int, work func(context.Context, []In) []outcome[R, F]) *bundleBatcher[In, R, F] {
+	return &bundleBatcher[In, R, F]{size: size, depth: 2, work: work, buf: make([]In, 0, size)}
+}
+
+// emitter sends outcomes to a DoFn's outputs and counts them.
+type emitter[R, F any] struct {
+	ctx  context.Context
+	res  func(R)
+	fail func(F)
+	obs  func(batch.Observation)
+}
+
+func (e emitter[R, F]) emit(outs []outcome[R, F]) {
+	for _, o := range outs {
+		if o.res != nil {
+			rowsOK.Inc(e.ctx, 1)
+			tokensOut.Inc(e.ctx, o.obs.Tokens)
+			e.res(*o.res)
+		} else {
+			rowsFailed.Inc(e.ctx, 1)
+			e.fail(*o.fail)
+		}
+		e.obs(o.obs)
+	}
+}
+
+// add buffers one row, submitting the batch when it is full.
+func (b *bundleBatcher[In, R, F]) add(ctx context.Context, row In, e emitter[R, F]) {
+	b.buf = append(b.buf, row)
+	if len(b.buf) >= b.size {
+		b.submit(ctx, e)
+	}
+}
+
+// finish submits the last partial batch and waits for every batch in flight.
+func (b *bundleBatcher[In, R, F]) finish(ctx context.Context, e emitter[R, F]) {
+	b.submit(ctx, e)
+	for len(b.pending) > 0 {
+		b.popWait(e)
+	}
+}
+
+func (b *bundleBatcher[In, R, F]) submit(ctx context.Context, e emitter[R, F]) {
+	if len(b.buf) == 0 {
+		return
+	}
+	items := b.buf
+	b.buf = make([]In, 0, b.size)
+	done := make(chan []outcome[R, F], 1)
+	b.pending = append(b.pending, done)
+	go func() { done <- b.work(ctx, items) }()
+	for len(b.pending) > b.depth {
+		b.popWait(e)
 	}
 	// Hand back whatever has already finished, without waiting.
-	for len(p.pending) > 0 {
+	for len(b.pending) > 0 {
 		select {
-		case out := <-p.pending[0]:
-			p.pending = p.pending[1:]
-			emit(out)
+		case out := <-b.pending[0]:
+			b.pending = b.pending[1:]
+			e.emit(out)
 		default:
 			return
 		}
 	}
 }
 
-func (p *pipelineBatches[In, Out]) popWait(emit func([]Out)) {
-	out := <-p.pending[0]
-	p.pending = p.pending[1:]
-	emit(out)
+func (b *bundleBatcher[In, R, F]) popWait(e emitter[R, F]) {
+	out := <-b.pending[0]
+	b.pending = b.pending[1:]
+	e.emit(out)
 }
 
-func (p *pipelineBatches[In, Out]) drain(emit func([]Out)) {
-	for len(p.pending) > 0 {
-		p.popWait(emit)
-	}
-}
-
-// tokenizeOutcome is the result of one row: exactly one of res or fail is set.
-type tokenizeOutcome struct {
-	res  *parquetio.TokenResult
-	fail *TokenizeFailure
-	obs  batch.Observation
-}
+type (
+	tokenizeOutcome   = outcome[parquetio.TokenResult, TokenizeFailure]
+	detokenizeOutcome = outcome[parquetio.TextResult, DetokenizeFailure]
+)
 
 // TokenizeFn encodes TextRows into token ids. It buffers rows inside the
 // bundle and encodes them BatchSize at a time with tokenizer.EncodeBatch on
@@ -116,9 +164,8 @@ type TokenizeFn struct {
 	BatchSize int
 	Threads   int
 
-	tok   *tokenizer.BPE
-	buf   []TextRow
-	inFly *pipelineBatches[TextRow, tokenizeOutcome]
+	tok     *tokenizer.BPE
+	batches *bundleBatcher[TextRow, parquetio.TokenResult, TokenizeFailure]
 }
 
 // Setup loads the tokenizer (its vocabulary is shared by the process).
@@ -134,59 +181,26 @@ func (f *TokenizeFn) Setup() error {
 	return nil
 }
 
-// StartBundle resets the buffer.
+// StartBundle starts an empty batch.
 func (f *TokenizeFn) StartBundle(_ context.Context, _ func(parquetio.TokenResult), _ func(TokenizeFailure), _ func(batch.Observation)) {
-	f.buf = f.buf[:0]
-	f.inFly = &pipelineBatches[TextRow, tokenizeOutcome]{depth: 2, work: f.encode}
+	f.batches = newBundleBatcher(f.BatchSize, f.encode)
 }
 
-// ProcessElement buffers one row and flushes a full batch.
+// ProcessElement buffers one row and encodes a full batch.
 func (f *TokenizeFn) ProcessElement(ctx context.Context, row TextRow, res func(parquetio.TokenResult), fail func(TokenizeFailure), obs func(batch.Observation)) {
 	rowsIn.Inc(ctx, 1)
+	e := emitter[parquetio.TokenResult, TokenizeFailure]{ctx, res, fail, obs}
 	if row.Err != "" {
-		f.emitOne(ctx, tokenizeOutcome{fail: &TokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Text: row.Text, TextNull: row.TextNull},
-			obs: batch.Observation{StartUnixNano: time.Now().UnixNano(), Bytes: int64(len(row.Text))}}, res, fail, obs)
+		e.emit([]tokenizeOutcome{{fail: &TokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Text: row.Text, TextNull: row.TextNull},
+			obs: batch.Observation{StartUnixNano: time.Now().UnixNano(), Bytes: int64(len(row.Text))}}})
 		return
 	}
-	f.buf = append(f.buf, row)
-	if len(f.buf) >= f.BatchSize {
-		f.flush(ctx, res, fail, obs)
-	}
+	f.batches.add(ctx, row, e)
 }
 
-// FinishBundle flushes the last partial batch and waits for batches in flight.
+// FinishBundle encodes the last partial batch and waits for batches in flight.
 func (f *TokenizeFn) FinishBundle(ctx context.Context, res func(parquetio.TokenResult), fail func(TokenizeFailure), obs func(batch.Observation)) {
-	f.flush(ctx, res, fail, obs)
-	f.inFly.drain(f.emitter(ctx, res, fail, obs))
-}
-
-func (f *TokenizeFn) flush(ctx context.Context, res func(parquetio.TokenResult), fail func(TokenizeFailure), obs func(batch.Observation)) {
-	if len(f.buf) == 0 {
-		return
-	}
-	items := f.buf
-	f.buf = make([]TextRow, 0, f.BatchSize)
-	f.inFly.submit(ctx, items, f.emitter(ctx, res, fail, obs))
-}
-
-func (f *TokenizeFn) emitter(ctx context.Context, res func(parquetio.TokenResult), fail func(TokenizeFailure), obs func(batch.Observation)) func([]tokenizeOutcome) {
-	return func(outs []tokenizeOutcome) {
-		for _, o := range outs {
-			f.emitOne(ctx, o, res, fail, obs)
-		}
-	}
-}
-
-func (f *TokenizeFn) emitOne(ctx context.Context, o tokenizeOutcome, res func(parquetio.TokenResult), fail func(TokenizeFailure), obs func(batch.Observation)) {
-	if o.res != nil {
-		rowsOK.Inc(ctx, 1)
-		tokensOut.Inc(ctx, int64(o.res.Count))
-		res(*o.res)
-	} else {
-		rowsFailed.Inc(ctx, 1)
-		fail(*o.fail)
-	}
-	obs(o.obs)
+	f.batches.finish(ctx, emitter[parquetio.TokenResult, TokenizeFailure]{ctx, res, fail, obs})
 }
 
 // encode runs one batch; it is called on a background goroutine.
@@ -202,12 +216,8 @@ func (f *TokenizeFn) encode(ctx context.Context, rows []TextRow) []tokenizeOutco
 	out := make([]tokenizeOutcome, len(rows))
 	for i, r := range resps {
 		row := rows[i]
-		o := batch.Observation{OK: r.Err == nil, Tokens: int64(len(r.Data)), Bytes: int64(len(row.Text)), StartUnixNano: r.Start.UnixNano(), DurationNanos: int64(r.Duration)}
-		if r.Start.IsZero() {
-			o.StartUnixNano = start.UnixNano()
-		}
+		o := observe(r.Start, start, r.Duration, r.Err == nil, int64(len(r.Data)), int64(len(row.Text)))
 		if r.Err != nil {
-			o.Tokens = 0
 			out[i] = tokenizeOutcome{fail: &TokenizeFailure{ID: row.ID, Error: fmt.Sprintf("%s: field %q: %v", rowRef(row.File, row.Row, row.ID, false), "text", r.Err),
 				Stage: StageTokenize, File: row.File, Row: row.Row, Text: row.Text}, obs: o}
 			continue
@@ -215,6 +225,19 @@ func (f *TokenizeFn) encode(ctx context.Context, rows []TextRow) []tokenizeOutco
 		out[i] = tokenizeOutcome{res: &parquetio.TokenResult{ID: row.ID, Tokens: r.Data, Count: int32(len(r.Data)), DurationUS: r.Duration.Microseconds()}, obs: o}
 	}
 	return out
+}
+
+// observe is the statistics record of one processed row; a failed row counts
+// no tokens or bytes of output.
+func observe(start, batchStart time.Time, d time.Duration, ok bool, tokens, bytes int64) batch.Observation {
+	if start.IsZero() {
+		start = batchStart
+	}
+	o := batch.Observation{OK: ok, StartUnixNano: start.UnixNano(), DurationNanos: int64(d), Bytes: bytes}
+	if ok {
+		o.Tokens = tokens
+	}
+	return o
 }
 
 // threads resolves a configured thread count: 0 means all cores.
@@ -225,13 +248,6 @@ func threads(n int) int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// detokenizeOutcome is the result of one row: exactly one of res or fail is set.
-type detokenizeOutcome struct {
-	res  *parquetio.TextResult
-	fail *DetokenizeFailure
-	obs  batch.Observation
-}
-
 // DetokenizeFn decodes TokenRows into text, batching like TokenizeFn. Ids
 // outside the vocabulary, and ids whose bytes are not valid UTF-8, are error
 // rows.
@@ -240,9 +256,8 @@ type DetokenizeFn struct {
 	BatchSize int
 	Threads   int
 
-	tok   *tokenizer.BPE
-	buf   []TokenRow
-	inFly *pipelineBatches[TokenRow, detokenizeOutcome]
+	tok     *tokenizer.BPE
+	batches *bundleBatcher[TokenRow, parquetio.TextResult, DetokenizeFailure]
 }
 
 // Setup loads the tokenizer.
@@ -258,59 +273,26 @@ func (f *DetokenizeFn) Setup() error {
 	return nil
 }
 
-// StartBundle resets the buffer.
+// StartBundle starts an empty batch.
 func (f *DetokenizeFn) StartBundle(_ context.Context, _ func(parquetio.TextResult), _ func(DetokenizeFailure), _ func(batch.Observation)) {
-	f.buf = f.buf[:0]
-	f.inFly = &pipelineBatches[TokenRow, detokenizeOutcome]{depth: 2, work: f.decode}
+	f.batches = newBundleBatcher(f.BatchSize, f.decode)
 }
 
-// ProcessElement buffers one row and flushes a full batch.
+// ProcessElement buffers one row and decodes a full batch.
 func (f *DetokenizeFn) ProcessElement(ctx context.Context, row TokenRow, res func(parquetio.TextResult), fail func(DetokenizeFailure), obs func(batch.Observation)) {
 	rowsIn.Inc(ctx, 1)
+	e := emitter[parquetio.TextResult, DetokenizeFailure]{ctx, res, fail, obs}
 	if row.Err != "" {
-		f.emitOne(ctx, detokenizeOutcome{fail: &DetokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Tokens: row.Tokens, TokensNull: row.TokensNull},
-			obs: batch.Observation{StartUnixNano: time.Now().UnixNano()}}, res, fail, obs)
+		e.emit([]detokenizeOutcome{{fail: &DetokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Tokens: row.Tokens, TokensNull: row.TokensNull},
+			obs: batch.Observation{StartUnixNano: time.Now().UnixNano()}}})
 		return
 	}
-	f.buf = append(f.buf, row)
-	if len(f.buf) >= f.BatchSize {
-		f.flush(ctx, res, fail, obs)
-	}
+	f.batches.add(ctx, row, e)
 }
 
-// FinishBundle flushes the last partial batch and waits for batches in flight.
+// FinishBundle decodes the last partial batch and waits for batches in flight.
 func (f *DetokenizeFn) FinishBundle(ctx context.Context, res func(parquetio.TextResult), fail func(DetokenizeFailure), obs func(batch.Observation)) {
-	f.flush(ctx, res, fail, obs)
-	f.inFly.drain(f.emitter(ctx, res, fail, obs))
-}
-
-func (f *DetokenizeFn) flush(ctx context.Context, res func(parquetio.TextResult), fail func(DetokenizeFailure), obs func(batch.Observation)) {
-	if len(f.buf) == 0 {
-		return
-	}
-	items := f.buf
-	f.buf = make([]TokenRow, 0, f.BatchSize)
-	f.inFly.submit(ctx, items, f.emitter(ctx, res, fail, obs))
-}
-
-func (f *DetokenizeFn) emitter(ctx context.Context, res func(parquetio.TextResult), fail func(DetokenizeFailure), obs func(batch.Observation)) func([]detokenizeOutcome) {
-	return func(outs []detokenizeOutcome) {
-		for _, o := range outs {
-			f.emitOne(ctx, o, res, fail, obs)
-		}
-	}
-}
-
-func (f *DetokenizeFn) emitOne(ctx context.Context, o detokenizeOutcome, res func(parquetio.TextResult), fail func(DetokenizeFailure), obs func(batch.Observation)) {
-	if o.res != nil {
-		rowsOK.Inc(ctx, 1)
-		tokensOut.Inc(ctx, int64(o.res.Count))
-		res(*o.res)
-	} else {
-		rowsFailed.Inc(ctx, 1)
-		fail(*o.fail)
-	}
-	obs(o.obs)
+	f.batches.finish(ctx, emitter[parquetio.TextResult, DetokenizeFailure]{ctx, res, fail, obs})
 }
 
 // decode runs one batch; it is called on a background goroutine.
@@ -339,12 +321,9 @@ func (f *DetokenizeFn) decode(ctx context.Context, rows []TokenRow) []detokenize
 		if pre[i] != nil {
 			err = pre[i]
 		}
-		o := batch.Observation{OK: err == nil, Tokens: int64(len(row.Tokens)), Bytes: int64(len(r.Data)), StartUnixNano: r.Start.UnixNano(), DurationNanos: int64(r.Duration)}
-		if r.Start.IsZero() {
-			o.StartUnixNano = start.UnixNano()
-		}
+		o := observe(r.Start, start, r.Duration, err == nil, int64(len(row.Tokens)), int64(len(r.Data)))
 		if err != nil {
-			o.Tokens, o.Bytes = 0, 0
+			o.Bytes = 0
 			out[i] = detokenizeOutcome{fail: &DetokenizeFailure{ID: row.ID, Error: fmt.Sprintf("%s: field %q: %v", rowRef(row.File, row.Row, row.ID, false), "tokens", err),
 				Stage: StageDecode, File: row.File, Row: row.Row, Tokens: row.Tokens}, obs: o}
 			continue
