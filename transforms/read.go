@@ -40,6 +40,43 @@ func rowRef(file string, row int64, id string, idNull bool) string {
 	return fmt.Sprintf("input %q row %d (id %q)", file, row, id)
 }
 
+// validation finds the row-level problems the read step knows about: a
+// null id, a duplicate id (from the pre-pass) and a null value field.
+type validation struct {
+	idColumn string
+	dups     map[rowKey]Duplicate
+}
+
+func newValidation(idColumn string, dups []Duplicate) validation {
+	if idColumn == "" {
+		idColumn = "id"
+	}
+	return validation{idColumn: idColumn, dups: duplicateIndex(dups)}
+}
+
+// check returns the error of a row ("" when there is none). problem, when
+// not empty, is a problem of the value field found by the caller, worded to
+// follow the field's name (" is null").
+func (v validation) check(file string, row int64, id string, idNull bool, field, problem string) string {
+	ref := rowRef(file, row, id, idNull)
+	switch d, dup := v.dups[rowKey{file, row}]; {
+	case idNull:
+		return fmt.Sprintf("%s: field %q is null; every row needs an id", ref, v.idColumn)
+	case dup:
+		return fmt.Sprintf("%s: field %q: duplicate id %q, first seen at %s", ref, v.idColumn, d.ID, d.First)
+	case problem != "":
+		return fmt.Sprintf("%s: field %q%s", ref, field, problem)
+	}
+	return ""
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 // ReadTextFn reads the text rows of each Parquet file path it receives. Rows
 // with a null id or null text, and the duplicate rows listed in Duplicates,
 // come out with their error already set.
@@ -47,31 +84,23 @@ type ReadTextFn struct {
 	Columns    parquetio.Columns
 	Duplicates []Duplicate
 
-	dups map[rowKey]Duplicate
+	v validation
 }
 
 // Setup indexes the duplicates.
-func (f *ReadTextFn) Setup() { f.dups = duplicateIndex(f.Duplicates) }
+func (f *ReadTextFn) Setup() { f.v = newValidation(f.Columns.ID, f.Duplicates) }
 
 // ProcessElement streams the rows of one file.
 func (f *ReadTextFn) ProcessElement(ctx context.Context, path string, emit func(TextRow)) error {
-	cols := f.Columns
-	if cols.ID == "" {
-		cols.ID = "id"
-	}
-	if cols.Text == "" {
-		cols.Text = "text"
-	}
+	textColumn := orDefault(f.Columns.Text, "text")
 	return parquetio.ReadRows(ctx, path, f.Columns, func(r parquetio.Row) error {
 		out := TextRow{ID: r.ID, Text: r.Text, TextNull: r.TextNull, File: r.File, Row: r.Index}
-		ref := rowRef(r.File, r.Index, r.ID, r.IDNull)
-		switch d, dup := f.dups[rowKey{r.File, r.Index}]; {
-		case r.IDNull:
-			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null; every row needs an id", ref, cols.ID), StageValidate
-		case dup:
-			out.Err, out.Stage = fmt.Sprintf("%s: field %q: duplicate id %q, first seen at %s", ref, cols.ID, d.ID, d.First), StageValidate
-		case r.TextNull:
-			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null", ref, cols.Text), StageValidate
+		problem := ""
+		if r.TextNull {
+			problem = " is null"
+		}
+		if out.Err = f.v.check(r.File, r.Index, r.ID, r.IDNull, textColumn, problem); out.Err != "" {
+			out.Stage = StageValidate
 		}
 		emit(out)
 		return nil
@@ -84,33 +113,26 @@ type ReadTokensFn struct {
 	Columns    parquetio.TokenColumns
 	Duplicates []Duplicate
 
-	dups map[rowKey]Duplicate
+	v validation
 }
 
 // Setup indexes the duplicates.
-func (f *ReadTokensFn) Setup() { f.dups = duplicateIndex(f.Duplicates) }
+func (f *ReadTokensFn) Setup() { f.v = newValidation(f.Columns.ID, f.Duplicates) }
 
 // ProcessElement streams the rows of one file.
 func (f *ReadTokensFn) ProcessElement(ctx context.Context, path string, emit func(TokenRow)) error {
-	cols := f.Columns
-	if cols.ID == "" {
-		cols.ID = "id"
-	}
-	if cols.Tokens == "" {
-		cols.Tokens = "tokens"
-	}
+	tokensColumn := orDefault(f.Columns.Tokens, "tokens")
 	return parquetio.ReadTokenRows(ctx, path, f.Columns, func(r parquetio.TokenRow) error {
 		out := TokenRow{ID: r.ID, Tokens: r.Tokens, TokensNull: r.TokensNull, File: r.File, Row: r.Index}
-		ref := rowRef(r.File, r.Index, r.ID, r.IDNull)
-		switch d, dup := f.dups[rowKey{r.File, r.Index}]; {
-		case r.IDNull:
-			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null; every row needs an id", ref, cols.ID), StageValidate
-		case dup:
-			out.Err, out.Stage = fmt.Sprintf("%s: field %q: duplicate id %q, first seen at %s", ref, cols.ID, d.ID, d.First), StageValidate
+		problem := ""
+		switch {
 		case r.TokensNull:
-			out.Err, out.Stage = fmt.Sprintf("%s: field %q is null", ref, cols.Tokens), StageValidate
+			problem = " is null"
 		case r.NullToken:
-			out.Err, out.Stage = fmt.Sprintf("%s: field %q: the list holds a null token id", ref, cols.Tokens), StageValidate
+			problem = ": the list holds a null token id"
+		}
+		if out.Err = f.v.check(r.File, r.Index, r.ID, r.IDNull, tokensColumn, problem); out.Err != "" {
+			out.Stage = StageValidate
 		}
 		emit(out)
 		return nil
