@@ -2,12 +2,9 @@ package tokenize
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
-	"github.com/minerva-batch/minerva/engine/batch"
 	"github.com/minerva-batch/minerva/engine/tokenizer"
 	"github.com/minerva-batch/minerva/io/parquetio"
 	"github.com/minerva-batch/minerva/transforms"
@@ -37,32 +34,7 @@ type DetokenizeConfig struct {
 }
 
 func (c *DetokenizeConfig) validate() error {
-	var errs []error
-	if len(c.Inputs) == 0 {
-		errs = append(errs, errors.New("no input: give --input FILE|GLOB"))
-	}
-	if c.Output == "" {
-		errs = append(errs, errors.New("no output folder: give --output DIR"))
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = batch.TokenizerLimits.Optimal
-	}
-	if err := batch.TokenizerLimits.Validate("tokenizer", c.BatchSize); err != nil {
-		errs = append(errs, err)
-	}
-	if c.Threads < 0 {
-		errs = append(errs, fmt.Errorf("threads %d is negative; use 0 for all cores", c.Threads))
-	}
-	if c.Runner == "" {
-		c.Runner = "prism"
-	}
-	if !contains(Runners, c.Runner) {
-		errs = append(errs, fmt.Errorf("unknown runner %q: use one of %v", c.Runner, Runners))
-	}
-	if _, err := tokenizer.New(c.Encoding, tokenizer.Options{}); err != nil {
-		errs = append(errs, fmt.Errorf("encoding: %w", err))
-	}
-	return errors.Join(errs...)
+	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, c.Encoding, tokenizer.Options{})
 }
 
 // Detokenize runs a detokenization job and returns its report, with the same

@@ -83,29 +83,36 @@ func (r *Report) Summary() string {
 
 // validate checks the configuration itself, before touching any file.
 func (c *Config) validate() error {
+	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, c.Encoding,
+		tokenizer.Options{AllowedSpecial: c.AllowedSpecial, DisallowedAsText: c.DisallowedAsText})
+}
+
+// validateJob checks the settings both jobs share, filling in the default
+// batch size and runner.
+func validateJob(inputs []string, output string, batchSize *int, threads int, runner *string, encoding string, opts tokenizer.Options) error {
 	var errs []error
-	if len(c.Inputs) == 0 {
+	if len(inputs) == 0 {
 		errs = append(errs, errors.New("no input: give --input FILE|GLOB"))
 	}
-	if c.Output == "" {
+	if output == "" {
 		errs = append(errs, errors.New("no output folder: give --output DIR"))
 	}
-	if c.BatchSize == 0 {
-		c.BatchSize = batch.TokenizerLimits.Optimal
+	if *batchSize == 0 {
+		*batchSize = batch.TokenizerLimits.Optimal
 	}
-	if err := batch.TokenizerLimits.Validate("tokenizer", c.BatchSize); err != nil {
+	if err := batch.TokenizerLimits.Validate("tokenizer", *batchSize); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Threads < 0 {
-		errs = append(errs, fmt.Errorf("threads %d is negative; use 0 for all cores", c.Threads))
+	if threads < 0 {
+		errs = append(errs, fmt.Errorf("threads %d is negative; use 0 for all cores", threads))
 	}
-	if c.Runner == "" {
-		c.Runner = "prism"
+	if *runner == "" {
+		*runner = "prism"
 	}
-	if !contains(Runners, c.Runner) {
-		errs = append(errs, fmt.Errorf("unknown runner %q: use one of %v", c.Runner, Runners))
+	if !contains(Runners, *runner) {
+		errs = append(errs, fmt.Errorf("unknown runner %q: use one of %v", *runner, Runners))
 	}
-	if _, err := tokenizer.New(c.Encoding, tokenizer.Options{AllowedSpecial: c.AllowedSpecial, DisallowedAsText: c.DisallowedAsText}); err != nil {
+	if _, err := tokenizer.New(encoding, opts); err != nil {
 		errs = append(errs, fmt.Errorf("encoding: %w", err))
 	}
 	return errors.Join(errs...)
