@@ -224,10 +224,20 @@ func (b *BPE) rank(s string) int32 {
 // mergeSmall is tiktoken's byte_pair_merge: parts[i] is the start of part i
 // and rank[i] the rank of joining part i with part i+1.
 func (b *BPE) mergeSmall(out []int32, piece string) []int32 {
-	var startBuf [smallPiece + 1]int
+	var buf [smallPiece + 1]int
+	starts := b.mergeParts(piece, &buf)
+	for i := 0; i+1 < len(starts); i++ {
+		out = append(out, b.rank(piece[starts[i]:starts[i+1]]))
+	}
+	return out
+}
+
+// mergeParts merges piece (at most smallPiece bytes) and returns the starts
+// of its final parts followed by len(piece), in buf.
+func (b *BPE) mergeParts(piece string, buf *[smallPiece + 1]int) []int {
 	var rankBuf [smallPiece + 1]int32
 	n := len(piece)
-	starts := startBuf[:n+1]
+	starts := buf[:n+1]
 	ranks := rankBuf[:n+1]
 	for i := range starts {
 		starts[i] = i
@@ -263,10 +273,7 @@ func (b *BPE) mergeSmall(out []int32, piece string) []int32 {
 			ranks[bi-1] = pairRank(bi - 1)
 		}
 	}
-	for i := 0; i+1 < len(starts); i++ {
-		out = append(out, b.rank(piece[starts[i]:starts[i+1]]))
-	}
-	return out
+	return starts
 }
 
 // mergeHeap gives the same result as mergeSmall in O(n log n): the parts form

@@ -64,40 +64,6 @@ func (c *counter) count(text string) int {
 // mergeSmallCount is mergeSmall without looking up the final parts: it
 // returns only how many there are.
 func (b *BPE) mergeSmallCount(piece string) int {
-	var startBuf [smallPiece + 1]int
-	var rankBuf [smallPiece + 1]int32
-	n := len(piece)
-	starts := startBuf[:n+1]
-	ranks := rankBuf[:n+1]
-	for i := range starts {
-		starts[i] = i
-		ranks[i] = noRank
-	}
-	for i := 0; i+2 <= n; i++ {
-		ranks[i] = b.rank(piece[i : i+2])
-	}
-	for len(starts) > 2 {
-		best, bi := noRank, -1
-		for i := 0; i < len(starts)-2; i++ {
-			if ranks[i] < best {
-				best, bi = ranks[i], i
-			}
-		}
-		if bi < 0 {
-			break
-		}
-		copy(starts[bi+1:], starts[bi+2:])
-		starts = starts[:len(starts)-1]
-		copy(ranks[bi+1:], ranks[bi+2:])
-		ranks = ranks[:len(ranks)-1]
-		if bi+2 < len(starts) {
-			ranks[bi] = b.rank(piece[starts[bi]:starts[bi+2]])
-		} else {
-			ranks[bi] = noRank
-		}
-		if bi > 0 {
-			ranks[bi-1] = b.rank(piece[starts[bi-1]:starts[bi+1]])
-		}
-	}
-	return len(starts) - 1
+	var buf [smallPiece + 1]int
+	return len(b.mergeParts(piece, &buf)) - 1
 }
