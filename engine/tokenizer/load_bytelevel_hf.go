@@ -47,16 +47,23 @@ const sentencePieceHint = "this is a SentencePiece-style BPE, not a byte-level o
 // add_special_tokens=False): the post_processor, truncation and padding are
 // not applied.
 //
-// Anything else (WordPiece, Unigram or WordLevel models, SentencePiece-style
-// BPE, normalizers, unsupported patterns, non-special added tokens) is an
-// error naming the file and the JSON path of the offending setting, as is any
-// malformed input; loading never panics. The tokenizer is named after the
+// SentencePiece-style BPE files (the Llama 2 family: byte_fallback, a
+// Prepend/Replace normalizer or a Metaspace pre-tokenizer, no ByteLevel) are
+// loaded with Hugging Face's rules for that layout; see load_hfspm.go.
+//
+// Anything else (WordPiece, Unigram or WordLevel models, other normalizers,
+// unsupported patterns, non-special added tokens) is an error naming the file
+// and the JSON path of the offending setting, as is any malformed input;
+// loading never panics. The tokenizer is named after the
 // file without its extension, or after its directory when the file is
 // tokenizer.json.
 func LoadHFTokenizerJSON(path string, opts Options) (Tokenizer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err // *PathError names the file
+	}
+	if hfSPMStyle(data) {
+		return loadHFSentencePiece(path, data, opts)
 	}
 	cfg, err := parseHFTokenizer(data)
 	if err != nil {
