@@ -231,20 +231,30 @@ func parseHFTokenizer(data []byte) (*hfConfig, error) {
 	return cfg, nil
 }
 
-func parseHFModel(doc hfJSON, cfg *hfConfig) error {
+// hfBPEModel returns the "model" object of doc, which must be a BPE model;
+// what says which BPE models the caller loads, for the error.
+func hfBPEModel(doc hfJSON, what string) (hfJSON, error) {
 	if !doc.has("model") {
-		return fmt.Errorf("%s: missing", doc.at("model"))
+		return hfJSON{}, fmt.Errorf("%s: missing", doc.at("model"))
 	}
 	model, err := hfObject(doc.m["model"], doc.at("model"))
 	if err != nil {
-		return err
+		return hfJSON{}, err
 	}
 	typ, err := model.typ()
 	if err != nil {
-		return err
+		return hfJSON{}, err
 	}
 	if typ != "BPE" {
-		return fmt.Errorf("%s: %q models are not supported: only byte-level BPE models load here", model.at("type"), clipText(typ))
+		return hfJSON{}, fmt.Errorf("%s: %q models are not supported: only %s models load here", model.at("type"), clipText(typ), what)
+	}
+	return model, nil
+}
+
+func parseHFModel(doc hfJSON, cfg *hfConfig) error {
+	model, err := hfBPEModel(doc, "byte-level BPE")
+	if err != nil {
+		return err
 	}
 	if fallback, err := model.boolean("byte_fallback", false); err != nil {
 		return err

@@ -184,19 +184,9 @@ func parseHFSPM(data []byte) (*hfSPMConfig, error) {
 }
 
 func parseHFSPMModel(doc hfJSON, cfg *hfSPMConfig) error {
-	if !doc.has("model") {
-		return fmt.Errorf("%s: missing", doc.at("model"))
-	}
-	model, err := hfObject(doc.m["model"], doc.at("model"))
+	model, err := hfBPEModel(doc, "BPE")
 	if err != nil {
 		return err
-	}
-	typ, err := model.typ()
-	if err != nil {
-		return err
-	}
-	if typ != "BPE" {
-		return fmt.Errorf("%s: %q models are not supported: only BPE models load here", model.at("type"), clipText(typ))
 	}
 	if cfg.byteFallback, err = model.boolean("byte_fallback", false); err != nil {
 		return err
