@@ -1,8 +1,9 @@
 // Command run is Minerva Batch's command line: it runs the bulk tokenization
-// jobs on Apache Beam.
+// jobs on Apache Beam, and generates text with the inference engine.
 //
 //	run tokenize   --input FILE|GLOB --output DIR --encoding NAME [flags]
 //	run detokenize --input FILE|GLOB --output DIR --encoding NAME [flags]
+//	run generate   --model PATH --prompt TEXT [flags]
 //	run encodings
 //
 // Run "run COMMAND --help" for the flags of a command.
@@ -40,6 +41,7 @@ const usage = `usage: run COMMAND [flags]
 Commands:
   tokenize     tokenize the text rows of Parquet files into token ids
   detokenize   decode token ids of Parquet files back into text
+  generate     complete a prompt with a llama-architecture model (GGUF or llama2.c)
   encodings    list the tokenizer encodings
 
 Run "run COMMAND --help" for a command's flags.
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runTokenize(ctx, args[1:], stdout, stderr)
 	case "detokenize":
 		err = runDetokenize(ctx, args[1:], stdout, stderr)
+	case "generate":
+		err = runGenerate(ctx, args[1:], stdout, stderr)
 	case "encodings":
 		fmt.Fprintln(stdout, strings.Join(tokenizer.Encodings(), "\n"))
 	case "-h", "--help", "help":
