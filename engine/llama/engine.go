@@ -39,6 +39,10 @@ type Request struct {
 	// Priority orders admission: higher first, first come first served
 	// within a priority.
 	Priority int
+	// IgnoreEOS keeps generating past the model's stop tokens (BOS and EOS)
+	// until max_tokens or the context ends it, as vLLM's ignore_eos; for
+	// benchmarks.
+	IgnoreEOS bool
 }
 
 // Finish reasons of a Completion.
@@ -427,7 +431,7 @@ func (e *Engine) step(active []*sequence) []*sequence {
 // advance appends a sampled token to s and retires s if it is finished.
 func (e *Engine) advance(s *sequence, id int32) {
 	tok := e.m.Tokenizer
-	if id == tok.EOS() || id == tok.BOS() {
+	if (id == tok.EOS() || id == tok.BOS()) && !s.req.IgnoreEOS {
 		e.retire(s, FinishStop, nil)
 		return
 	}

@@ -6,26 +6,30 @@ import (
 	"github.com/minerva-batch/minerva/engine/tensor"
 )
 
-// kvCache holds the keys and values of one sequence: for each layer, cap
-// positions of KVDim keys, then cap positions of KVDim values.
+// kvCache holds the keys and values of one sequence. For each layer and
+// each key/value head, the keys of positions 0..cap-1 lie one after another
+// (cap rows of HeadSize), then the values likewise; so the scores of a query
+// against a head's keys are one matrix-vector product.
 type kvCache struct {
 	data []float32
 	cap  int
 }
 
 func newKVCache(c Config, positions int) *kvCache {
-	return &kvCache{data: make([]float32, c.Layers*positions*c.KVDim()*2), cap: positions}
+	return &kvCache{data: make([]float32, c.Layers*c.KVHeads*positions*c.HeadSize()*2), cap: positions}
 }
 
-// keys and values return layer l's key and value rows.
-func (kv *kvCache) keys(l, kvDim int) []float32 {
-	n := kv.cap * kvDim
-	return kv.data[2*l*n : 2*l*n+n]
+// keys and values return the rows of layer l, key/value head h.
+func (kv *kvCache) keys(l, h, kvHeads, hs int) []float32 {
+	n := kv.cap * hs
+	o := 2 * n * (l*kvHeads + h)
+	return kv.data[o : o+n]
 }
 
-func (kv *kvCache) values(l, kvDim int) []float32 {
-	n := kv.cap * kvDim
-	return kv.data[2*l*n+n : 2*l*n+2*n]
+func (kv *kvCache) values(l, h, kvHeads, hs int) []float32 {
+	n := kv.cap * hs
+	o := 2*n*(l*kvHeads+h) + n
+	return kv.data[o : o+n]
 }
 
 // token is one row of a forward step: token id at position pos of the
@@ -94,8 +98,10 @@ func (r *runner) forward(toks []token) []float32 {
 		r.matmul(w.wv, r.v, r.xb, n)
 		for i, t := range toks {
 			rope(r.q[i*dim:(i+1)*dim], r.k[i*kvDim:(i+1)*kvDim], t.pos, hs, c.RopeDim, c.RopeTheta)
-			copy(t.kv.keys(l, kvDim)[t.pos*kvDim:], r.k[i*kvDim:(i+1)*kvDim])
-			copy(t.kv.values(l, kvDim)[t.pos*kvDim:], r.v[i*kvDim:(i+1)*kvDim])
+			for h := range c.KVHeads {
+				copy(t.kv.keys(l, h, c.KVHeads, hs)[t.pos*hs:], r.k[i*kvDim+h*hs:i*kvDim+(h+1)*hs])
+				copy(t.kv.values(l, h, c.KVHeads, hs)[t.pos*hs:], r.v[i*kvDim+h*hs:i*kvDim+(h+1)*hs])
+			}
 		}
 		r.attention(toks, l)
 		r.matmul(w.wo, r.xb, r.xb2, n)
@@ -151,7 +157,7 @@ func (r *runner) matmul(w *tensor.Matrix, out, x []float32, n int) {
 // sum of its sequence's cached values into r.xb2.
 func (r *runner) attention(toks []token, l int) {
 	c := r.m.Config
-	dim, kvDim, hs := c.Dim, c.KVDim(), c.HeadSize()
+	dim, hs := c.Dim, c.HeadSize()
 	heads, group := c.Heads, c.Heads/c.KVHeads
 	maxLen := 0
 	var work int64
@@ -166,22 +172,24 @@ func (r *runner) attention(toks []token, l int) {
 			i, h := job/heads, job%heads
 			t := toks[i]
 			q := r.q[i*dim+h*hs : i*dim+(h+1)*hs]
-			keys, values := t.kv.keys(l, kvDim), t.kv.values(l, kvDim)
-			off := (h / group) * hs
-			att := r.att[job*maxLen : job*maxLen+t.pos+1]
+			n := t.pos + 1
+			keys := t.kv.keys(l, h/group, c.KVHeads, hs)[:n*hs]
+			values := t.kv.values(l, h/group, c.KVHeads, hs)[:n*hs]
+			att := r.att[job*maxLen : job*maxLen+n]
+			// The scores are the keys (n rows of hs) times q.
+			km, err := tensor.NewMatrix(tensor.F32, n, hs, tensor.F32Bytes(keys))
+			if err != nil {
+				panic(err) // shapes are the engine's own
+			}
+			km.MatMul(att, q, 1)
 			for p := range att {
-				k := keys[p*kvDim+off : p*kvDim+off+hs]
-				var s float32
-				for j, qj := range q {
-					s += qj * k[j]
-				}
-				att[p] = s * scale
+				att[p] *= scale
 			}
 			softmax(att)
 			out := r.xb2[i*dim+h*hs : i*dim+(h+1)*hs]
 			clear(out)
 			for p, a := range att {
-				v := values[p*kvDim+off : p*kvDim+off+hs]
+				v := values[p*hs : (p+1)*hs : (p+1)*hs]
 				for j := range out {
 					out[j] += a * v[j]
 				}
@@ -231,7 +239,7 @@ func softmax(x []float32) {
 	}
 	var sum float32
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - mx)))
+		e := expf(v - mx)
 		x[i] = e
 		sum += e
 	}
@@ -240,4 +248,4 @@ func softmax(x []float32) {
 	}
 }
 
-func silu(x float32) float32 { return x * (1 / (1 + float32(math.Exp(float64(-x))))) }
+func silu(x float32) float32 { return x * (1 / (1 + expf(-x))) }

@@ -277,6 +277,14 @@ func TestStopToken(t *testing.T) {
 	if c.FinishReason != FinishStop || c.CompletionTokens >= 1000 || slices.Contains(c.Tokens, 1) {
 		t.Errorf("finish %q after %d tokens", c.FinishReason, c.CompletionTokens)
 	}
+	// IgnoreEOS runs on to max_tokens, through the stop token.
+	c2, err := e.Generate(context.Background(), Request{Prompt: "Once upon a time", MaxTokens: c.CompletionTokens + 20, IgnoreEOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.FinishReason != FinishLength || c2.CompletionTokens != c.CompletionTokens+20 || !slices.Equal(c2.Tokens[:len(c.Tokens)], c.Tokens) || c2.Tokens[len(c.Tokens)] != 1 {
+		t.Errorf("ignore_eos: finish %q after %d tokens", c2.FinishReason, c2.CompletionTokens)
+	}
 }
 
 func TestBadRequests(t *testing.T) {
