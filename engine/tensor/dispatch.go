@@ -1,5 +1,34 @@
 package tensor
 
-// matmulRows is the kernel MatMulRows runs: the vector kernels where the CPU
-// has them, else the portable ones.
-var matmulRows = matmulRowsGeneric
+import "os"
+
+// impl is one implementation of the package's kernels.
+type impl struct {
+	name   string
+	matmul func(m *Matrix, out, x []float32, n, r0, r1 int)
+	dot    func(a, b []float32) float32
+	axpy   func(y []float32, a float32, x []float32)
+}
+
+// genericImpl is the portable implementation, the reference of the
+// reduction order.
+var genericImpl = impl{name: "generic", matmul: matmulRowsGeneric, dot: dotGeneric, axpy: axpyGeneric}
+
+// impls lists the implementations this CPU can run, the portable one first
+// and the fastest last.
+var impls = append([]impl{genericImpl}, archImpls()...)
+
+// active is the implementation the package runs: the fastest this CPU has,
+// or the portable one when the environment sets MINERVA_NOASM=1.
+var active = pickImpl(os.Getenv("MINERVA_NOASM") == "1")
+
+func pickImpl(noasm bool) impl {
+	if noasm {
+		return genericImpl
+	}
+	return impls[len(impls)-1]
+}
+
+// Kernels names the implementation the package runs: "generic" for the
+// portable Go kernels, "avx2" for the AVX2/FMA assembly ones.
+func Kernels() string { return active.name }

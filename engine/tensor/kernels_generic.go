@@ -95,11 +95,9 @@ func dotQ4Generic(w []byte, x []float32) float32 {
 	return hsum8(&acc)
 }
 
-// Dot returns Σ a[i]·b[i] with the 8-lane order of the package.
-func Dot(a, b []float32) float32 { return dotF32Generic(a[:len(b)], b) }
+func dotGeneric(a, b []float32) float32 { return dotF32Generic(a[:len(b)], b) }
 
-// Axpy adds a·x to y element by element.
-func Axpy(y []float32, a float32, x []float32) {
+func axpyGeneric(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
 	for i := range y {
 		y[i] += a * x[i]

@@ -86,7 +86,7 @@ func (m *Matrix) MatMulRows(out, x []float32, n, r0, r1 int) {
 	}
 	_ = out[(n-1)*m.Rows+r1-1]
 	_ = x[n*m.Cols-1]
-	matmulRows(m, out, x, n, r0, r1)
+	active.matmul(m, out, x, n, r0, r1)
 }
 
 // bytesF32 views b as float32s (b must be 4-byte aligned).
@@ -104,3 +104,12 @@ func F32Bytes(f []float32) []byte {
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(f))), len(f)*4)
 }
+
+// Dot returns Σ a[i]·b[i] over i < len(b) (a needs at least len(b)
+// elements), accumulated in the package's 8-lane order: element i goes to
+// lane i%8, and the lanes are summed as ((l0+l4)+(l1+l5))+((l2+l6)+(l3+l7)).
+func Dot(a, b []float32) float32 { return active.dot(a, b) }
+
+// Axpy adds a·x[i] to y[i] for i < len(y) (x needs at least len(y)
+// elements).
+func Axpy(y []float32, a float32, x []float32) { active.axpy(y, a, x) }

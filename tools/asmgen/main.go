@@ -1,0 +1,379 @@
+// Command asmgen generates the AVX2/FMA kernels of package
+// github.com/minerva-batch/minerva/engine/tensor with avo. The generate
+// directive of engine/tensor/dispatch_amd64.go runs it:
+//
+//	go run -C ../../tools/asmgen . -out ../../engine/tensor/avx2_amd64.s -stubs ../../engine/tensor/avx2_stubs_amd64.go -pkg tensor
+//
+// It lives in a module of its own so that avo is not a dependency of the
+// engine.
+//
+// # Kernels
+//
+// Each matrix kernel multiplies a block of R weight rows by V input vectors
+// and writes the R×V dot products. Every (row, vector) pair has its own YMM
+// accumulator, whose 8 lanes take the elements c with c%8 = lane, and all
+// kernels run the same sequence of operations on each pair, whatever R and
+// V:
+//
+//   - F32, F16: acc = fma(w[c:c+8], x[c:c+8], acc) for each full chunk of 8
+//     from c = 0 up, then the same with the tail chunk zero-padded;
+//   - Q8_0, Q4_0: per block of 32, with q0..q3 its dequantised (integer)
+//     chunks of 8 (for Q4_0: low nibbles of bytes 0-7, of bytes 8-15, high
+//     nibbles of bytes 0-7, of bytes 8-15) and x0..x3 the matching chunks of
+//     x: p = q0·x0; p = fma(q1, x1, p); p = fma(q2, x2, p);
+//     p = fma(q3, x3, p); acc = fma(d, p, acc);
+//
+// and finally the horizontal sum ((a0+a4)+(a1+a5))+((a2+a6)+(a3+a7)). So a
+// result does not depend on which block shape computed it: the caller may
+// cover rows and vectors with any mix of kernels, and the results are
+// batch invariant.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Block shapes (rows R × vectors V) generated for each type. The register
+// budget is 16 YMM: F32 and F16 need R·V accumulators + R weights + 1 input
+// (V = 1: R + 2); Q8_0 and Q4_0 need R·V + 6.
+var (
+	floatShapes = [][2]int{{3, 4}, {1, 4}, {4, 2}, {1, 2}, {8, 1}, {1, 1}}
+	quantShapes = [][2]int{{2, 5}, {1, 5}, {2, 4}, {1, 4}, {4, 2}, {1, 2}, {4, 1}, {1, 1}}
+)
+
+var maskTable, nibbleMask, eight Mem
+
+func main() {
+	ConstraintExpr("amd64")
+
+	// maskTable: 8 all-ones dwords then 8 zero ones; the 8 dwords from
+	// index 8-t are the load mask of a tail of t elements.
+	maskTable = GLOBL("tailmask", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
+	nibbleMask = GLOBL("nibblemask", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(0x0f))
+	}
+	eight = GLOBL("eight", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(8))
+	}
+
+	for _, s := range floatShapes {
+		genFloat(false, s[0], s[1])
+	}
+	for _, s := range floatShapes {
+		genFloat(true, s[0], s[1])
+	}
+	for _, s := range quantShapes {
+		genQuant(false, s[0], s[1])
+	}
+	for _, s := range quantShapes {
+		genQuant(true, s[0], s[1])
+	}
+	genAxpy()
+	genCPUID()
+	Generate()
+}
+
+const blockSig = "func(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)"
+
+// pointers returns n registers holding base, base+stride, base+2·stride...
+func pointers(base, stride Register, n int) []Register {
+	p := []Register{base}
+	for i := 1; i < n; i++ {
+		r := GP64()
+		MOVQ(p[i-1], r)
+		ADDQ(stride, r)
+		p = append(p, r)
+	}
+	return p
+}
+
+// zeroAccs returns R×V zeroed accumulators.
+func zeroAccs(R, V int) [][]VecVirtual {
+	acc := make([][]VecVirtual, R)
+	for r := range acc {
+		acc[r] = make([]VecVirtual, V)
+		for v := range acc[r] {
+			a := YMM()
+			VXORPS(a, a, a)
+			acc[r][v] = a
+		}
+	}
+	return acc
+}
+
+// storeSums writes the horizontal sum of acc[r][v] to out + 4r + v·outs.
+func storeSums(acc [][]VecVirtual) {
+	o := Load(Param("out"), GP64())
+	outs := Load(Param("outs"), GP64())
+	for v := range acc[0] {
+		if v > 0 {
+			ADDQ(outs, o)
+		}
+		for r := range acc {
+			a := acc[r][v]
+			t := XMM()
+			VEXTRACTF128(U8(1), a, t)
+			VADDPS(a.AsX(), t, t) // a0+a4, a1+a5, a2+a6, a3+a7
+			VHADDPS(t, t, t)      // (a0+a4)+(a1+a5), (a2+a6)+(a3+a7), ...
+			VHADDPS(t, t, t)      // their sum
+			VMOVSS(t, Mem{Base: o, Disp: 4 * r})
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// genFloat generates the F32 (or F16) kernel of R rows × V vectors: count is
+// the number of columns.
+func genFloat(half bool, R, V int) {
+	typ, scale := "f32", uint8(4)
+	if half {
+		typ, scale = "f16", 2
+	}
+	name := fmt.Sprintf("%sBlock%dx%d", typ, R, V)
+	TEXT(name, NOSPLIT, blockSig)
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of %s row r < %d (at w + r·ws) with vector v < %d (at x + v·xs), both count elements long.", name, typ, R, V))
+	ws := Load(Param("ws"), GP64())
+	wp := pointers(Load(Param("w"), GP64()), ws, R)
+	xs := Load(Param("xs"), GP64())
+	xp := pointers(Load(Param("x"), GP64()), xs, V)
+	cols := Load(Param("count"), GP64())
+	acc := zeroAccs(R, V)
+
+	wmem := func(r int, i Register) Mem { return Mem{Base: wp[r], Index: i, Scale: scale} }
+	xmem := func(v int, i Register) Mem { return Mem{Base: xp[v], Index: i, Scale: 4} }
+	loadW := func(r int, i Register, dst VecVirtual) {
+		if half {
+			VCVTPH2PS(wmem(r, i), dst)
+		} else {
+			VMOVUPS(wmem(r, i), dst)
+		}
+	}
+
+	i := GP64()
+	XORQ(i, i)
+	n8 := GP64()
+	MOVQ(cols, n8)
+	ANDQ(I8(-8), n8)
+	JZ(LabelRef(name + "_tail"))
+	Label(name + "_loop")
+	if V == 1 {
+		x := YMM()
+		VMOVUPS(xmem(0, i), x)
+		for r := 0; r < R; r++ {
+			if half {
+				w := YMM()
+				loadW(r, i, w)
+				VFMADD231PS(w, x, acc[r][0])
+			} else {
+				VFMADD231PS(wmem(r, i), x, acc[r][0])
+			}
+		}
+	} else {
+		w := make([]VecVirtual, R)
+		for r := range w {
+			w[r] = YMM()
+			loadW(r, i, w[r])
+		}
+		for v := 0; v < V; v++ {
+			x := YMM()
+			VMOVUPS(xmem(v, i), x)
+			for r := 0; r < R; r++ {
+				VFMADD231PS(x, w[r], acc[r][v])
+			}
+		}
+	}
+	ADDQ(U8(8), i)
+	CMPQ(i, n8)
+	JL(LabelRef(name + "_loop"))
+
+	// The tail chunk of t = cols%8 elements, loaded zero-padded.
+	Label(name + "_tail")
+	t := GP64()
+	MOVQ(cols, t)
+	ANDQ(U8(7), t)
+	JZ(LabelRef(name + "_sum"))
+	off := GP64()
+	MOVQ(U32(8), off)
+	SUBQ(t, off)
+	tbl := GP64()
+	LEAQ(maskTable, tbl)
+	mask := YMM()
+	VMOVDQU(Mem{Base: tbl, Index: off, Scale: 4}, mask)
+	var buf Mem
+	if half {
+		buf = AllocLocal(16)
+	}
+	for r := 0; r < R; r++ {
+		w := YMM()
+		if half {
+			// Copy the t halves to a zeroed buffer: a masked load has no
+			// 16-bit granularity.
+			z := XMM()
+			VPXOR(z, z, z)
+			VMOVDQU(z, buf)
+			p := GP64()
+			LEAQ(wmem(r, i), p)
+			k := GP64()
+			XORQ(k, k)
+			h := GP32()
+			Label(fmt.Sprintf("%s_copy%d", name, r))
+			MOVWLZX(Mem{Base: p, Index: k, Scale: 2}, h)
+			MOVW(h.As16(), buf.Idx(k, 2))
+			INCQ(k)
+			CMPQ(k, t)
+			JL(LabelRef(fmt.Sprintf("%s_copy%d", name, r)))
+			VCVTPH2PS(buf, w)
+		} else {
+			VMASKMOVPS(wmem(r, i), mask, w)
+		}
+		for v := 0; v < V; v++ {
+			x := YMM()
+			VMASKMOVPS(xmem(v, i), mask, x)
+			VFMADD231PS(x, w, acc[r][v])
+		}
+	}
+
+	Label(name + "_sum")
+	storeSums(acc)
+}
+
+// genQuant generates the Q8_0 (or Q4_0) kernel of R rows × V vectors: count
+// is the number of blocks of 32.
+func genQuant(q4 bool, R, V int) {
+	typ, bb := "q8", 34
+	if q4 {
+		typ, bb = "q4", 18
+	}
+	name := fmt.Sprintf("%sBlock%dx%d", typ, R, V)
+	TEXT(name, NOSPLIT, blockSig)
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of %s row r < %d (at w + r·ws) with vector v < %d (at x + v·xs), both count blocks of 32 long.", name, typ, R, V))
+	ws := Load(Param("ws"), GP64())
+	wp := pointers(Load(Param("w"), GP64()), ws, R)
+	xs := Load(Param("xs"), GP64())
+	xp := pointers(Load(Param("x"), GP64()), xs, V)
+	nb := Load(Param("count"), GP64())
+	acc := zeroAccs(R, V)
+
+	wo, xo := GP64(), GP64()
+	XORQ(wo, wo)
+	XORQ(xo, xo)
+	TESTQ(nb, nb)
+	JZ(LabelRef(name + "_sum"))
+	Label(name + "_loop")
+	for r := 0; r < R; r++ {
+		wm := Mem{Base: wp[r], Index: wo, Scale: 1}
+		d := YMM()
+		VPBROADCASTW(wm, d.AsX())
+		VCVTPH2PS(d.AsX(), d)
+		q := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+		if q4 {
+			VPMOVZXBD(wm.Offset(2), q[2]) // bytes 0-7
+			VPMOVZXBD(wm.Offset(10), q[3])
+			VPAND(nibbleMask, q[2], q[0])
+			VPSRLD(U8(4), q[2], q[2])
+			VPAND(nibbleMask, q[3], q[1])
+			VPSRLD(U8(4), q[3], q[3])
+			for k := range q {
+				VPSUBD(eight, q[k], q[k])
+			}
+		} else {
+			for k := range q {
+				VPMOVSXBD(wm.Offset(2+8*k), q[k])
+			}
+		}
+		for k := range q {
+			VCVTDQ2PS(q[k], q[k])
+		}
+		for v := 0; v < V; v++ {
+			xm := Mem{Base: xp[v], Index: xo, Scale: 1}
+			p := YMM()
+			VMULPS(xm, q[0], p)
+			for k := 1; k < 4; k++ {
+				VFMADD231PS(xm.Offset(32*k), q[k], p)
+			}
+			VFMADD231PS(p, d, acc[r][v])
+		}
+	}
+	ADDQ(U8(bb), wo)
+	ADDQ(U32(128), xo)
+	DECQ(nb)
+	JNZ(LabelRef(name + "_loop"))
+
+	Label(name + "_sum")
+	storeSums(acc)
+}
+
+// genAxpy generates y[i] = fma(a, x[i], y[i]) for i < n.
+func genAxpy() {
+	TEXT("axpyAVX2", NOSPLIT, "func(y *float32, a float32, x *float32, n int)")
+	Pragma("noescape")
+	Doc("axpyAVX2 sets y[i] = fma(a, x[i], y[i]) for i < n.")
+	y := Load(Param("y"), GP64())
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	as := Load(Param("a"), XMM())
+	a := YMM()
+	VBROADCASTSS(as, a)
+	i := GP64()
+	XORQ(i, i)
+	n8 := GP64()
+	MOVQ(n, n8)
+	ANDQ(I8(-8), n8)
+	JZ(LabelRef("axpy_tail"))
+	Label("axpy_loop")
+	v := YMM()
+	VMOVUPS(Mem{Base: y, Index: i, Scale: 4}, v)
+	VFMADD231PS(Mem{Base: x, Index: i, Scale: 4}, a, v)
+	VMOVUPS(v, Mem{Base: y, Index: i, Scale: 4})
+	ADDQ(U8(8), i)
+	CMPQ(i, n8)
+	JL(LabelRef("axpy_loop"))
+	Label("axpy_tail")
+	t := GP64()
+	MOVQ(n, t)
+	ANDQ(U8(7), t)
+	JZ(LabelRef("axpy_done"))
+	off := GP64()
+	MOVQ(U32(8), off)
+	SUBQ(t, off)
+	tbl := GP64()
+	LEAQ(maskTable, tbl)
+	mask := YMM()
+	VMOVDQU(Mem{Base: tbl, Index: off, Scale: 4}, mask)
+	xv, yv := YMM(), YMM()
+	VMASKMOVPS(Mem{Base: x, Index: i, Scale: 4}, mask, xv)
+	VMASKMOVPS(Mem{Base: y, Index: i, Scale: 4}, mask, yv)
+	VFMADD231PS(xv, a, yv)
+	VMASKMOVPS(yv, mask, Mem{Base: y, Index: i, Scale: 4})
+	Label("axpy_done")
+	VZEROUPPER()
+	RET()
+}
+
+// genCPUID generates cpuid1ECX, for the F16C bit that golang.org/x/sys/cpu
+// does not report.
+func genCPUID() {
+	TEXT("cpuid1ECX", NOSPLIT, "func() uint32")
+	Doc("cpuid1ECX returns ECX of CPUID leaf 1.")
+	MOVL(U32(1), EAX)
+	XORL(ECX, ECX)
+	CPUID()
+	Store(ECX, ReturnIndex(0))
+	RET()
+}
