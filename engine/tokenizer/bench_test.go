@@ -90,13 +90,54 @@ func BenchmarkLongWord(b *testing.B) {
 	if err != nil {
 		b.Skipf("shared corpora not found: %v", err)
 	}
-	tok := mustNew(b, "cl100k_base", Options{})
-	for _, size := range []int{64 << 10, 256 << 10, 1 << 20} {
-		text := strings.ToValidUTF8(string(data[:min(size, len(data))]), "")
-		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			b.SetBytes(int64(len(text)))
+	for _, enc := range []string{"cl100k_base", "o200k_base"} {
+		tok := mustNew(b, enc, Options{})
+		tok.vocab.backtracker() // built on first use, once per process
+		for _, size := range []int{64 << 10, 256 << 10, 1 << 20} {
+			text := strings.ToValidUTF8(string(data[:min(size, len(data))]), "")
+			b.Run(fmt.Sprintf("%s/%d", enc, size), func(b *testing.B) {
+				b.SetBytes(int64(len(text)))
+				for b.Loop() {
+					tok.EncodeOrdinary(text)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkLongWordHeap is BenchmarkLongWord with the heap merge, the
+// O(n log n) path used for vocabularies the backtracking encoder does not
+// suit (and, before it, for every long piece).
+func BenchmarkLongWordHeap(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(corporaDir, "adv_longword_1m.txt"))
+	if err != nil {
+		b.Skipf("shared corpora not found: %v", err)
+	}
+	for _, enc := range []string{"cl100k_base", "o200k_base"} {
+		tok := mustNew(b, enc, Options{})
+		for _, size := range []int{64 << 10, 256 << 10, 1 << 20} {
+			text := strings.ToValidUTF8(string(data[:min(size, len(data))]), "")
+			b.Run(fmt.Sprintf("%s/%d", enc, size), func(b *testing.B) {
+				b.SetBytes(int64(len(text)))
+				for b.Loop() {
+					tok.mergeHeap(nil, text)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkBacktrackerBuild measures building the backtracking encoder's
+// tables, which happens once per process and encoding, on the first long
+// piece.
+func BenchmarkBacktrackerBuild(b *testing.B) {
+	for _, name := range []string{"cl100k_base", "o200k_base"} {
+		tok := mustNew(b, name, Options{})
+		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				tok.EncodeOrdinary(text)
+				if newBacktracker(tok.vocab) == nil {
+					b.Fatal("vocabulary not suited")
+				}
 			}
 		})
 	}

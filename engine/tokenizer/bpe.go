@@ -200,14 +200,33 @@ func describeInvalid(text string) string {
 }
 
 // smallPiece is the piece length up to which the quadratic merge (fast for
-// short pieces) is used; longer pieces use the heap-based merge, which is
-// O(n log n).
+// short pieces) is used; longer pieces use the heap-based merge, O(n log n),
+// and from longPiece bytes on the backtracking encoder, linear in their
+// length (or the heap still, for a vocabulary the backtracker does not suit).
 const smallPiece = 128
+
+// longPiece is the piece length from which the backtracking encoder is used:
+// its tables are built on first use (a one-off 0.1–0.3 s), which shorter
+// pieces, handled well enough by the heap, need not pay for.
+const longPiece = 1024
 
 // bytePairEncode appends the ids of one piece that is not itself a token.
 func (b *BPE) bytePairEncode(out []int32, piece string) []int32 {
 	if len(piece) <= smallPiece {
 		return b.mergeSmall(out, piece)
+	}
+	return b.mergeLong(out, piece)
+}
+
+// mergeLong appends the ids of a piece longer than smallPiece.
+func (b *BPE) mergeLong(out []int32, piece string) []int32 {
+	if len(piece) < longPiece {
+		return b.mergeHeap(out, piece)
+	}
+	if bt := b.vocab.backtracker(); bt != nil {
+		if res, _, ok := bt.encode(out, piece, nil); ok {
+			return res
+		}
 	}
 	return b.mergeHeap(out, piece)
 }
