@@ -35,6 +35,8 @@ vet:
 
 unit:
 	MINERVA_REQUIRE_XCHECK=1 $(GO) test -count=1 ./...
+	# The portable (non-assembly) kernels, which other CPUs run, give the same greedy ids.
+	MINERVA_NOASM=1 $(GO) test -count=1 ./engine/tensor/ ./engine/llama/
 
 pipeline-direct:
 	MINERVA_REQUIRE_XCHECK=1 $(GO) test -count=1 ./transforms/... ./pipelines/... ./cmd/... -args -runner=direct
