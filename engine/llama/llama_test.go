@@ -480,3 +480,25 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestNextTokens(t *testing.T) {
+	m := loadModels(t)["gguf"]
+	var ids []int32
+	for _, f := range strings.Fields(reference) {
+		var id int32
+		fmt.Sscan(f, &id)
+		ids = append(ids, id)
+	}
+	got, err := m.NextTokens(ids[:len(ids)-1], 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Greedy after each prefix from the prompt's last token on is the
+	// reference's next id.
+	if !slices.Equal(got[4:], ids[5:]) {
+		t.Errorf("next tokens %v\nwant %v", got[4:], ids[5:])
+	}
+	if _, err := m.NextTokens([]int32{1, 9999}, 1); err == nil {
+		t.Error("id outside the vocabulary: no error")
+	}
+}
