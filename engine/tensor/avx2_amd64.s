@@ -596,7 +596,7 @@ f32Block8x1_sum:
 	RET
 
 // func f32Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·f32Block1x1(SB), NOSPLIT, $0-56
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
@@ -610,6 +610,7 @@ TEXT ·f32Block1x1(SB), NOSPLIT, $0-56
 	JZ     f32Block1x1_tail
 
 f32Block1x1_loop:
+	PREFETCHT0  2048(AX)(BX*4)
 	VMOVUPS     (CX)(BX*4), Y1
 	VFMADD231PS (AX)(BX*4), Y1, Y0
 	ADDQ        $0x08, BX
@@ -1387,7 +1388,7 @@ f16Block8x1_sum:
 	RET
 
 // func f16Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, F16C, FMA3
+// Requires: AVX, F16C, FMA3, MMX+
 TEXT ·f16Block1x1(SB), NOSPLIT, $16-56
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
@@ -1401,6 +1402,7 @@ TEXT ·f16Block1x1(SB), NOSPLIT, $16-56
 	JZ     f16Block1x1_tail
 
 f16Block1x1_loop:
+	PREFETCHT0  2048(AX)(BX*2)
 	VMOVUPS     (CX)(BX*4), Y1
 	VCVTPH2PS   (AX)(BX*2), Y2
 	VFMADD231PS Y2, Y1, Y0
@@ -2282,7 +2284,7 @@ q8Block4x1_sum:
 	RET
 
 // func q8Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·q8Block1x1(SB), NOSPLIT, $0-56
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
@@ -2296,6 +2298,7 @@ TEXT ·q8Block1x1(SB), NOSPLIT, $0-56
 	JZ     q8Block1x1_sum
 
 q8Block1x1_loop:
+	PREFETCHT0   2048(AX)(BX*1)
 	VPBROADCASTW (AX)(BX*1), X1
 	VCVTPH2PS    X1, Y1
 	VPMOVSXBD    2(AX)(BX*1), Y2
@@ -3258,7 +3261,7 @@ q4Block4x1_sum:
 	RET
 
 // func q4Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·q4Block1x1(SB), NOSPLIT, $0-56
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
@@ -3272,6 +3275,7 @@ TEXT ·q4Block1x1(SB), NOSPLIT, $0-56
 	JZ     q4Block1x1_sum
 
 q4Block1x1_loop:
+	PREFETCHT0   2048(AX)(BX*1)
 	VPBROADCASTW (AX)(BX*1), X1
 	VCVTPH2PS    X1, Y1
 	VPMOVZXBD    2(AX)(BX*1), Y4

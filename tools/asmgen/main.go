@@ -138,6 +138,11 @@ func storeSums(acc [][]VecVirtual) {
 
 // genFloat generates the F32 (or F16) kernel of R rows × V vectors: count is
 // the number of columns.
+// prefetchAhead is how many bytes ahead of its loads the one-row kernels
+// prefetch the weights (measured: +10–15% single-stream decode on a 61 MB
+// model; 1–4 KiB all do about as well).
+const prefetchAhead = 2048
+
 func genFloat(half bool, R, V int) {
 	typ, scale := "f32", uint8(4)
 	if half {
@@ -171,6 +176,11 @@ func genFloat(half bool, R, V int) {
 	ANDQ(I8(-8), n8)
 	JZ(LabelRef(name + "_tail"))
 	Label(name + "_loop")
+	if R == 1 && V == 1 {
+		// The one-row kernel streams matrices too large for the cache
+		// (see streamBytes): fetch the row well ahead of use.
+		PREFETCHT0(wmem(0, i).Offset(prefetchAhead))
+	}
 	if V == 1 {
 		x := YMM()
 		VMOVUPS(xmem(0, i), x)
@@ -276,6 +286,9 @@ func genQuant(q4 bool, R, V int) {
 	TESTQ(nb, nb)
 	JZ(LabelRef(name + "_sum"))
 	Label(name + "_loop")
+	if R == 1 && V == 1 {
+		PREFETCHT0(Mem{Base: wp[0], Index: wo, Scale: 1}.Offset(prefetchAhead))
+	}
 	for r := 0; r < R; r++ {
 		wm := Mem{Base: wp[r], Index: wo, Scale: 1}
 		d := YMM()
