@@ -4,7 +4,7 @@ NPM     ?= npm
 # Arguments for the demo job of `make run`.
 RUN_ARGS ?=
 
-.PHONY: run test deps xcheck-deps vet unit pipeline-direct generate bench-cli bench-tokenize clean help
+.PHONY: run test deps xcheck-deps vet unit pipeline-direct generate bench-cli bench-tokenize bench-engine clean help
 
 help:
 	@echo "make run    - tokenize testdata/corpus.parquet into ./out on Beam's prism runner and print the statistics"
@@ -52,6 +52,12 @@ tools/bench/node_modules/.package-lock.json: tools/bench/package.json tools/benc
 	$(NPM) ci --prefix tools/bench --no-audit --no-fund
 bench-tokenize: tools/bench/node_modules/.package-lock.json
 	$(GO) run ./scripts/benchtok
+
+## bench-engine: the inference engine on stories260K and the stories15M/110M shapes
+## (generated once into $$TMPDIR/minerva-bench-models) beside llama2.c's run.c, which is
+## not part of this repository: set LLAMA2C_RUNC=/path/to/run.c to include it.
+bench-engine:
+	$(GO) run ./scripts/benchengine $(BENCH_ARGS)
 
 ## bench-cli: throughput of `run tokenize` on the largest shared corpus.
 bench-cli:

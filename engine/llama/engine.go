@@ -412,12 +412,19 @@ func (e *Engine) step(active []*sequence) []*sequence {
 	}
 	logits := e.run.forward(toks)
 	vocab := e.m.Config.Vocab
+	// Each sequence samples with its own random stream, so the sequences
+	// can sample on any thread in any order.
+	ids := make([]int32, len(sampled))
+	e.pool.parallel(len(sampled), int64(len(sampled))*int64(vocab)*8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ids[i] = sampled[i].sampler.sample(logits[i*vocab : (i+1)*vocab])
+		}
+	})
 	for i, s := range sampled {
-		id := s.sampler.sample(logits[i*vocab : (i+1)*vocab])
 		if len(s.gen) == 0 {
 			s.ttft = time.Since(s.start)
 		}
-		e.advance(s, id)
+		e.advance(s, ids[i])
 	}
 	keep = active[:0]
 	for _, s := range active {

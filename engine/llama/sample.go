@@ -67,9 +67,9 @@ func (s *sampler) sample(logits []float32) int32 {
 	}
 	var sum float64
 	for j, i := range idx {
-		e := math.Exp(float64((logits[i] - mx) / s.temperature))
-		p[j] = float32(e)
-		sum += e
+		e := expf((logits[i] - mx) / s.temperature)
+		p[j] = e
+		sum += float64(e)
 	}
 	if s.topP > 0 && s.topP < 1 {
 		// idx is sorted: keep the shortest prefix whose mass reaches top_p.
