@@ -239,7 +239,7 @@ func softmax(x []float32) {
 	}
 	var sum float32
 	for i, v := range x {
-		e := expf(v - mx)
+		e := tensor.Exp(v - mx)
 		x[i] = e
 		sum += e
 	}
@@ -248,4 +248,4 @@ func softmax(x []float32) {
 	}
 }
 
-func silu(x float32) float32 { return x * (1 / (1 + expf(-x))) }
+func silu(x float32) float32 { return x * (1 / (1 + tensor.Exp(-x))) }

@@ -47,8 +47,10 @@ func newPool(threads int) *pool {
 func (w *worker) run() {
 	for {
 		for i := 0; i < spinIters; i++ {
-			if t := w.task.Swap(nil); t != nil {
-				(*t)()
+			// Poll with a plain load: a swap would take the cache line
+			// from the submitting core on every turn.
+			if w.task.Load() != nil {
+				(*w.task.Swap(nil))()
 				i = 0
 			}
 			if w.stop.Load() {

@@ -3350,6 +3350,202 @@ axpy_done:
 	VZEROUPPER
 	RET
 
+DATA expconst<>+0(SB)/4, $0x3fb8aa3b
+DATA expconst<>+4(SB)/4, $0x3fb8aa3b
+DATA expconst<>+8(SB)/4, $0x3fb8aa3b
+DATA expconst<>+12(SB)/4, $0x3fb8aa3b
+DATA expconst<>+16(SB)/4, $0x3fb8aa3b
+DATA expconst<>+20(SB)/4, $0x3fb8aa3b
+DATA expconst<>+24(SB)/4, $0x3fb8aa3b
+DATA expconst<>+28(SB)/4, $0x3fb8aa3b
+DATA expconst<>+32(SB)/4, $0x3f000000
+DATA expconst<>+36(SB)/4, $0x3f000000
+DATA expconst<>+40(SB)/4, $0x3f000000
+DATA expconst<>+44(SB)/4, $0x3f000000
+DATA expconst<>+48(SB)/4, $0x3f000000
+DATA expconst<>+52(SB)/4, $0x3f000000
+DATA expconst<>+56(SB)/4, $0x3f000000
+DATA expconst<>+60(SB)/4, $0x3f000000
+DATA expconst<>+64(SB)/4, $0x3f318000
+DATA expconst<>+68(SB)/4, $0x3f318000
+DATA expconst<>+72(SB)/4, $0x3f318000
+DATA expconst<>+76(SB)/4, $0x3f318000
+DATA expconst<>+80(SB)/4, $0x3f318000
+DATA expconst<>+84(SB)/4, $0x3f318000
+DATA expconst<>+88(SB)/4, $0x3f318000
+DATA expconst<>+92(SB)/4, $0x3f318000
+DATA expconst<>+96(SB)/4, $0xb95e8083
+DATA expconst<>+100(SB)/4, $0xb95e8083
+DATA expconst<>+104(SB)/4, $0xb95e8083
+DATA expconst<>+108(SB)/4, $0xb95e8083
+DATA expconst<>+112(SB)/4, $0xb95e8083
+DATA expconst<>+116(SB)/4, $0xb95e8083
+DATA expconst<>+120(SB)/4, $0xb95e8083
+DATA expconst<>+124(SB)/4, $0xb95e8083
+DATA expconst<>+128(SB)/4, $0x39506967
+DATA expconst<>+132(SB)/4, $0x39506967
+DATA expconst<>+136(SB)/4, $0x39506967
+DATA expconst<>+140(SB)/4, $0x39506967
+DATA expconst<>+144(SB)/4, $0x39506967
+DATA expconst<>+148(SB)/4, $0x39506967
+DATA expconst<>+152(SB)/4, $0x39506967
+DATA expconst<>+156(SB)/4, $0x39506967
+DATA expconst<>+160(SB)/4, $0x3ab743ce
+DATA expconst<>+164(SB)/4, $0x3ab743ce
+DATA expconst<>+168(SB)/4, $0x3ab743ce
+DATA expconst<>+172(SB)/4, $0x3ab743ce
+DATA expconst<>+176(SB)/4, $0x3ab743ce
+DATA expconst<>+180(SB)/4, $0x3ab743ce
+DATA expconst<>+184(SB)/4, $0x3ab743ce
+DATA expconst<>+188(SB)/4, $0x3ab743ce
+DATA expconst<>+192(SB)/4, $0x3c088908
+DATA expconst<>+196(SB)/4, $0x3c088908
+DATA expconst<>+200(SB)/4, $0x3c088908
+DATA expconst<>+204(SB)/4, $0x3c088908
+DATA expconst<>+208(SB)/4, $0x3c088908
+DATA expconst<>+212(SB)/4, $0x3c088908
+DATA expconst<>+216(SB)/4, $0x3c088908
+DATA expconst<>+220(SB)/4, $0x3c088908
+DATA expconst<>+224(SB)/4, $0x3d2aa9c1
+DATA expconst<>+228(SB)/4, $0x3d2aa9c1
+DATA expconst<>+232(SB)/4, $0x3d2aa9c1
+DATA expconst<>+236(SB)/4, $0x3d2aa9c1
+DATA expconst<>+240(SB)/4, $0x3d2aa9c1
+DATA expconst<>+244(SB)/4, $0x3d2aa9c1
+DATA expconst<>+248(SB)/4, $0x3d2aa9c1
+DATA expconst<>+252(SB)/4, $0x3d2aa9c1
+DATA expconst<>+256(SB)/4, $0x3e2aaaaa
+DATA expconst<>+260(SB)/4, $0x3e2aaaaa
+DATA expconst<>+264(SB)/4, $0x3e2aaaaa
+DATA expconst<>+268(SB)/4, $0x3e2aaaaa
+DATA expconst<>+272(SB)/4, $0x3e2aaaaa
+DATA expconst<>+276(SB)/4, $0x3e2aaaaa
+DATA expconst<>+280(SB)/4, $0x3e2aaaaa
+DATA expconst<>+284(SB)/4, $0x3e2aaaaa
+DATA expconst<>+288(SB)/4, $0x3f000000
+DATA expconst<>+292(SB)/4, $0x3f000000
+DATA expconst<>+296(SB)/4, $0x3f000000
+DATA expconst<>+300(SB)/4, $0x3f000000
+DATA expconst<>+304(SB)/4, $0x3f000000
+DATA expconst<>+308(SB)/4, $0x3f000000
+DATA expconst<>+312(SB)/4, $0x3f000000
+DATA expconst<>+316(SB)/4, $0x3f000000
+DATA expconst<>+320(SB)/4, $0x3f800000
+DATA expconst<>+324(SB)/4, $0x3f800000
+DATA expconst<>+328(SB)/4, $0x3f800000
+DATA expconst<>+332(SB)/4, $0x3f800000
+DATA expconst<>+336(SB)/4, $0x3f800000
+DATA expconst<>+340(SB)/4, $0x3f800000
+DATA expconst<>+344(SB)/4, $0x3f800000
+DATA expconst<>+348(SB)/4, $0x3f800000
+DATA expconst<>+352(SB)/4, $0xc2ce8ed0
+DATA expconst<>+356(SB)/4, $0xc2ce8ed0
+DATA expconst<>+360(SB)/4, $0xc2ce8ed0
+DATA expconst<>+364(SB)/4, $0xc2ce8ed0
+DATA expconst<>+368(SB)/4, $0xc2ce8ed0
+DATA expconst<>+372(SB)/4, $0xc2ce8ed0
+DATA expconst<>+376(SB)/4, $0xc2ce8ed0
+DATA expconst<>+380(SB)/4, $0xc2ce8ed0
+DATA expconst<>+384(SB)/4, $0x0d800000
+DATA expconst<>+388(SB)/4, $0x0d800000
+DATA expconst<>+392(SB)/4, $0x0d800000
+DATA expconst<>+396(SB)/4, $0x0d800000
+DATA expconst<>+400(SB)/4, $0x0d800000
+DATA expconst<>+404(SB)/4, $0x0d800000
+DATA expconst<>+408(SB)/4, $0x0d800000
+DATA expconst<>+412(SB)/4, $0x0d800000
+DATA expconst<>+416(SB)/4, $0x0000007f
+DATA expconst<>+420(SB)/4, $0x0000007f
+DATA expconst<>+424(SB)/4, $0x0000007f
+DATA expconst<>+428(SB)/4, $0x0000007f
+DATA expconst<>+432(SB)/4, $0x0000007f
+DATA expconst<>+436(SB)/4, $0x0000007f
+DATA expconst<>+440(SB)/4, $0x0000007f
+DATA expconst<>+444(SB)/4, $0x0000007f
+DATA expconst<>+448(SB)/4, $0x000000e3
+DATA expconst<>+452(SB)/4, $0x000000e3
+DATA expconst<>+456(SB)/4, $0x000000e3
+DATA expconst<>+460(SB)/4, $0x000000e3
+DATA expconst<>+464(SB)/4, $0x000000e3
+DATA expconst<>+468(SB)/4, $0x000000e3
+DATA expconst<>+472(SB)/4, $0x000000e3
+DATA expconst<>+476(SB)/4, $0x000000e3
+DATA expconst<>+480(SB)/4, $0xffffff83
+DATA expconst<>+484(SB)/4, $0xffffff83
+DATA expconst<>+488(SB)/4, $0xffffff83
+DATA expconst<>+492(SB)/4, $0xffffff83
+DATA expconst<>+496(SB)/4, $0xffffff83
+DATA expconst<>+500(SB)/4, $0xffffff83
+DATA expconst<>+504(SB)/4, $0xffffff83
+DATA expconst<>+508(SB)/4, $0xffffff83
+GLOBL expconst<>(SB), RODATA|NOPTR, $512
+
+// func expShiftedAVX2(dst *float32, src *float32, n int, shift float32, div float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·expShiftedAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVSS        shift+24(FP), X0
+	MOVSS        div+28(FP), X1
+	VBROADCASTSS X0, Y0
+	VBROADCASTSS X1, Y1
+	XORQ         BX, BX
+	TESTQ        DX, DX
+	JZ           exp_done
+
+exp_loop:
+	VMOVUPS    (CX)(BX*4), Y2
+	VSUBPS     Y0, Y2, Y2
+	VDIVPS     Y1, Y2, Y2
+	VMOVAPS    Y2, Y3
+	VMULPS     expconst<>+0(SB), Y2, Y4
+	VADDPS     expconst<>+32(SB), Y4, Y4
+	VCVTTPS2DQ Y4, Y5
+	VCVTDQ2PS  Y5, Y6
+	VCMPPS     $0x0e, Y4, Y6, Y4
+	VPADDD     Y4, Y5, Y5
+	VCVTDQ2PS  Y5, Y4
+	VMULPS     expconst<>+64(SB), Y4, Y6
+	VSUBPS     Y6, Y2, Y2
+	VMULPS     expconst<>+96(SB), Y4, Y6
+	VSUBPS     Y6, Y2, Y2
+	VMULPS     Y2, Y2, Y4
+	VMOVUPS    expconst<>+128(SB), Y6
+	VMULPS     Y2, Y6, Y6
+	VADDPS     expconst<>+160(SB), Y6, Y6
+	VMULPS     Y2, Y6, Y6
+	VADDPS     expconst<>+192(SB), Y6, Y6
+	VMULPS     Y2, Y6, Y6
+	VADDPS     expconst<>+224(SB), Y6, Y6
+	VMULPS     Y2, Y6, Y6
+	VADDPS     expconst<>+256(SB), Y6, Y6
+	VMULPS     Y2, Y6, Y6
+	VADDPS     expconst<>+288(SB), Y6, Y6
+	VMULPS     Y4, Y6, Y4
+	VADDPS     Y2, Y4, Y4
+	VADDPS     expconst<>+320(SB), Y4, Y4
+	VPADDD     expconst<>+416(SB), Y5, Y2
+	VPSLLD     $0x17, Y2, Y2
+	VMULPS     Y2, Y4, Y6
+	VPADDD     expconst<>+448(SB), Y5, Y2
+	VPSLLD     $0x17, Y2, Y2
+	VMULPS     Y2, Y4, Y2
+	VMULPS     expconst<>+384(SB), Y2, Y2
+	VMOVDQU    expconst<>+480(SB), Y4
+	VPCMPGTD   Y5, Y4, Y4
+	VBLENDVPS  Y4, Y2, Y6, Y6
+	VCMPPS     $0x01, expconst<>+352(SB), Y3, Y2
+	VANDNPS    Y6, Y2, Y6
+	VMOVUPS    Y6, (AX)(BX*4)
+	ADDQ       $0x08, BX
+	CMPQ       BX, DX
+	JL         exp_loop
+
+exp_done:
+	VZEROUPPER
+	RET
+
 // func cpuid1ECX() uint32
 // Requires: CPUID
 TEXT ·cpuid1ECX(SB), NOSPLIT, $0-4

@@ -149,5 +149,10 @@ func q4Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, cou
 //go:noescape
 func axpyAVX2(y *float32, a float32, x *float32, n int)
 
+// expShiftedAVX2 sets dst[i] = Exp((src[i]-shift)/div) for i < n, n a multiple of 8, (src[i]-shift)/div ≤ 0.
+//
+//go:noescape
+func expShiftedAVX2(dst *float32, src *float32, n int, shift float32, div float32)
+
 // cpuid1ECX returns ECX of CPUID leaf 1.
 func cpuid1ECX() uint32

@@ -8,6 +8,7 @@ type impl struct {
 	matmul func(m *Matrix, out, x []float32, n, r0, r1 int)
 	dot    func(a, b []float32) float32
 	axpy   func(y []float32, a float32, x []float32)
+	exp8   func(dst, src []float32, shift, div float32) // len a multiple of 8; nil: scalar only
 }
 
 // genericImpl is the portable implementation, the reference of the

@@ -62,7 +62,7 @@ func archImpls() []impl {
 	if !hasAVX2() {
 		return nil
 	}
-	return []impl{{name: "avx2", matmul: matmulRowsAVX2, dot: dotAVX2, axpy: axpyAVX2Slice}}
+	return []impl{{name: "avx2", matmul: matmulRowsAVX2, dot: dotAVX2, axpy: axpyAVX2Slice, exp8: expAVX2}}
 }
 
 // streamBytes is the matrix size from which a single vector (n = 1) is
@@ -122,4 +122,8 @@ func axpyAVX2Slice(y []float32, a float32, x []float32) {
 	}
 	x = x[:len(y)]
 	axpyAVX2(&y[0], a, &x[0], len(y))
+}
+
+func expAVX2(dst, src []float32, shift, div float32) {
+	expShiftedAVX2(&dst[0], &src[0], len(dst), shift, div)
 }

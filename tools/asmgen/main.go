@@ -31,6 +31,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -82,6 +83,7 @@ func main() {
 		genQuant(true, s[0], s[1])
 	}
 	genAxpy()
+	genExp()
 	genCPUID()
 	Generate()
 }
@@ -375,6 +377,125 @@ func genAxpy() {
 	VFMADD231PS(xv, a, yv)
 	VMASKMOVPS(yv, mask, Mem{Base: y, Index: i, Scale: 4})
 	Label("axpy_done")
+	VZEROUPPER()
+	RET()
+}
+
+// expConsts are the constants of genExp, each replicated 8 times; the
+// float32 ones as Go rounds the constants of package tensor's Exp.
+var expConsts = []struct {
+	name string
+	f    float32
+	i    int32
+	isF  bool
+}{
+	{"log2e", 1.44269504088896341, 0, true}, {"half", 0.5, 0, true},
+	{"c1", 0.693359375, 0, true}, {"c2", -2.12194440e-4, 0, true},
+	{"p0", 1.9875691500e-4, 0, true}, {"p1", 1.3981999507e-3, 0, true}, {"p2", 8.3334519073e-3, 0, true},
+	{"p3", 4.1665795894e-2, 0, true}, {"p4", 1.6666665459e-1, 0, true}, {"p5", 5.0000001201e-1, 0, true},
+	{"one", 1, 0, true}, {"minlog", -103.278929903431851103, 0, true}, {"m100", 0x1p-100, 0, true},
+	{"i127", 0, 127, false}, {"i227", 0, 227, false}, {"im125", 0, -125, false},
+}
+
+// genExp generates dst[i] = Exp((src[i]-shift)/div) for i < n (a multiple
+// of 8), for arguments at most 0, with exactly the float32 operations of
+// package tensor's scalar Exp (no FMA), so the two give the same bits.
+func genExp() {
+	tbl := GLOBL("expconst", RODATA|NOPTR)
+	for k, c := range expConsts {
+		for j := 0; j < 8; j++ {
+			if c.isF {
+				// As bits: the assembler's float DATA goes through a
+				// decimal spelling that can lose the last bit.
+				DATA(32*k+4*j, U32(math.Float32bits(c.f)))
+			} else {
+				DATA(32*k+4*j, U32(uint32(c.i)))
+			}
+		}
+	}
+	cst := func(name string) Mem {
+		for k, c := range expConsts {
+			if c.name == name {
+				return tbl.Offset(32 * k)
+			}
+		}
+		panic(name)
+	}
+	TEXT("expShiftedAVX2", NOSPLIT, "func(dst, src *float32, n int, shift, div float32)")
+	Pragma("noescape")
+	Doc("expShiftedAVX2 sets dst[i] = Exp((src[i]-shift)/div) for i < n, n a multiple of 8, (src[i]-shift)/div ≤ 0.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	n := Load(Param("n"), GP64())
+	shiftX := Load(Param("shift"), XMM())
+	divX := Load(Param("div"), XMM())
+	shift, div := YMM(), YMM()
+	VBROADCASTSS(shiftX, shift)
+	VBROADCASTSS(divX, div)
+	i := GP64()
+	XORQ(i, i)
+	TESTQ(n, n)
+	JZ(LabelRef("exp_done"))
+	Label("exp_loop")
+	x := YMM()
+	VMOVUPS(Mem{Base: src, Index: i, Scale: 4}, x)
+	VSUBPS(shift, x, x) // src - shift
+	VDIVPS(div, x, x)   // (src - shift) / div
+	x0 := YMM()
+	VMOVAPS(x, x0)
+	f := YMM()
+	VMULPS(cst("log2e"), x, f)
+	VADDPS(cst("half"), f, f)
+	nn := YMM()
+	VCVTTPS2DQ(f, nn)
+	nf := YMM()
+	VCVTDQ2PS(nn, nf)
+	m := YMM()
+	VCMPPS(U8(14), f, nf, m) // nf > f: truncation went up, so floor is one less
+	VPADDD(m, nn, nn)
+	z := YMM()
+	VCVTDQ2PS(nn, z)
+	t := YMM()
+	VMULPS(cst("c1"), z, t)
+	VSUBPS(t, x, x)
+	VMULPS(cst("c2"), z, t)
+	VSUBPS(t, x, x)
+	z2 := YMM()
+	VMULPS(x, x, z2)
+	p := YMM()
+	VMOVUPS(cst("p0"), p)
+	for _, c := range []string{"p1", "p2", "p3", "p4", "p5"} {
+		VMULPS(x, p, p)
+		VADDPS(cst(c), p, p)
+	}
+	y := YMM()
+	VMULPS(z2, p, y)
+	VADDPS(x, y, y)
+	VADDPS(cst("one"), y, y)
+	// y·2ⁿ; for n < -125 as (y·2ⁿ⁺¹⁰⁰)·2⁻¹⁰⁰.
+	e := YMM()
+	VPADDD(cst("i127"), nn, e)
+	VPSLLD(U8(23), e, e)
+	r := YMM()
+	VMULPS(e, y, r)
+	VPADDD(cst("i227"), nn, e)
+	VPSLLD(U8(23), e, e)
+	r2 := YMM()
+	VMULPS(e, y, r2)
+	VMULPS(cst("m100"), r2, r2)
+	small := YMM()
+	VMOVDQU(cst("im125"), small)
+	VPCMPGTD(nn, small, small) // -125 > n
+	VBLENDVPS(small, r2, r, r)
+	// Below the smallest logarithm: 0.
+	u := YMM()
+	VCMPPS(U8(1), cst("minlog"), x0, u) // x0 < minlog
+	VANDNPS(r, u, r)
+	VMOVUPS(r, Mem{Base: dst, Index: i, Scale: 4})
+	ADDQ(U8(8), i)
+	CMPQ(i, n)
+	JL(LabelRef("exp_loop"))
+	Label("exp_done")
 	VZEROUPPER()
 	RET()
 }
