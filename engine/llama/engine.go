@@ -477,9 +477,11 @@ func (e *Engine) retire(s *sequence, reason string, err error) {
 	if len(s.req.Stop) == 0 {
 		text, _ = e.m.Tokenizer.DecodeBytes(s.gen)
 	}
-	for len(text) > 0 && !utf8.Valid(text) { // a character cut short by the token limit
-		text = text[:len(text)-1]
-	}
+	// A character cut short at the end (by the token limit) is dropped;
+	// bytes that are not UTF-8 elsewhere (a model can emit any byte
+	// tokens) become U+FFFD, so Text is always valid UTF-8.
+	text = trimPartialRune(text)
+	text = bytes.ToValidUTF8(text, []byte("\uFFFD"))
 	d := time.Since(s.start)
 	s.deliver(Indexed{index: s.index, Response: batch.Response[Completion]{
 		ID: s.id, Start: s.start, Duration: d,
@@ -508,4 +510,17 @@ func (q *reqQueue) Pop() any {
 	s := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return s
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of b.
+func trimPartialRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			return b
+		}
+	}
+	return b
 }

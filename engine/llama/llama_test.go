@@ -502,3 +502,14 @@ func TestNextTokens(t *testing.T) {
 		t.Error("id outside the vocabulary: no error")
 	}
 }
+
+func TestTrimPartialRune(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""}, {"abc", "abc"}, {"ab\xe2\x82", "ab"}, {"ab\xe2\x82\xac", "ab\xe2\x82\xac"},
+		{"a\xf0\x9f\x98", "a"}, {"a\xff", "a\xff"}, {"\x82", "\x82"},
+	} {
+		if got := string(trimPartialRune([]byte(c.in))); got != c.want {
+			t.Errorf("trimPartialRune(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
