@@ -86,6 +86,18 @@ func newBacktracker(t *vocabTable) *backtracker {
 			bt.size[r] = uint16(len(t.key(int(e))))
 		}
 	}
+	if t.hints != "" {
+		// The vocabulary image says where each token's last merge splits it
+		// (see splitHints): recover the merges on another goroutine while
+		// this one builds the trie.
+		done := make(chan bool, 1)
+		go func() { done <- bt.splitsFromHints(t, byRank) }()
+		bt.buildTrie(t)
+		if !<-done || bt.kids[0] != 256 {
+			return nil
+		}
+		return bt
+	}
 	bt.buildTrie(t)
 	if bt.kids[0] != 256 {
 		return nil // a byte with no token
@@ -116,6 +128,56 @@ func newBacktracker(t *vocabTable) *backtracker {
 		}
 	}
 	return bt
+}
+
+// splitHints returns, per entry of t, the length of the left token of its
+// last merge (0 for single bytes), as the vocabulary image stores them: with
+// them the backtracker skips the search for each token's last merge.
+func (bt *backtracker) splitHints(t *vocabTable) []uint32 {
+	hints := make([]uint32, t.len())
+	for e, r := range t.ranks {
+		if sp := bt.split[r]; sp[0] != uint32(r) {
+			hints[e] = uint32(bt.size[sp[0]])
+		}
+	}
+	return hints
+}
+
+// splitsFromHints fills split and pairs from t.hints, the uvarint lengths
+// that splitHints gives, in entry order. It reports false if a hint does not
+// describe a merge of two lower-ranked tokens.
+func (bt *backtracker) splitsFromHints(t *vocabTable, byRank []int32) bool {
+	bt.split = make([][2]uint32, len(byRank))
+	for r := range bt.split {
+		bt.split[r] = [2]uint32{uint32(r), uint32(r)}
+	}
+	bt.pairs = newPairTable(t.len())
+	h := t.hints
+	for e, r := range t.ranks {
+		v, k := binary.Uvarint([]byte(h[:min(len(h), binary.MaxVarintLen32)]))
+		if k <= 0 {
+			return false
+		}
+		h = h[k:]
+		key := t.key(e)
+		if v == 0 {
+			if len(key) > 1 {
+				return false
+			}
+			continue
+		}
+		if v >= uint64(len(key)) {
+			return false
+		}
+		left, ok1 := t.get(key[:v])
+		right, ok2 := t.get(key[v:])
+		if !ok1 || !ok2 || left >= r || right >= r {
+			return false
+		}
+		bt.pairs.put(uint32(left), uint32(right), uint32(r))
+		bt.split[r] = [2]uint32{uint32(left), uint32(right)}
+	}
+	return h == ""
 }
 
 // buildTrie fills the trie from the tokens sorted by their bytes: a node

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,39 +17,93 @@ import (
 // Each response carries its own measured duration; a failed item carries its
 // error and does not affect the others. Items not started when ctx is
 // cancelled fail with ctx's error.
+//
+// With a *BPE each worker encodes into its own scratch buffer and copies the
+// ids out into a slice of exactly their number, so that the results hold no
+// spare capacity and the buffer's growth is paid once per worker.
 func EncodeBatch(ctx context.Context, t Tokenizer, items []batch.Item[string], threads int) []batch.Response[[]int32] {
-	return run2(ctx, items, threads, t.Encode)
+	if b, ok := t.(*BPE); ok {
+		return runBatch(ctx, items, threads, textSize, func() func(string) ([]int32, error) {
+			var scratch []int32
+			return func(text string) ([]int32, error) {
+				ids, err := b.appendEncode(scratch[:0], text)
+				if err != nil {
+					return nil, err
+				}
+				scratch = ids
+				return append(make([]int32, 0, len(ids)), ids...), nil
+			}
+		})
+	}
+	return runBatch(ctx, items, threads, textSize, func() func(string) ([]int32, error) { return t.Encode })
 }
 
 // DecodeBatch decodes every item's ids with t, like EncodeBatch.
 func DecodeBatch(ctx context.Context, t Tokenizer, items []batch.Item[[]int32], threads int) []batch.Response[string] {
-	return run2(ctx, items, threads, t.Decode)
+	return runBatch(ctx, items, threads, func(ids []int32) int { return len(ids) }, func() func([]int32) (string, error) { return t.Decode })
 }
 
-func run2[In, Out any](ctx context.Context, items []batch.Item[In], threads int, f func(In) (Out, error)) []batch.Response[Out] {
+// batchCounter is the index of the next unclaimed item, alone on its cache
+// line so that claiming does not slow down other data.
+type batchCounter struct {
+	_    [64]byte
+	next atomic.Int64
+	_    [56]byte
+}
+
+// textSize is the cost of encoding a text, roughly.
+func textSize(text string) int { return len(text) }
+
+// runBatch runs the function that newWorker returns once per worker over
+// items on up to threads goroutines (the caller's among them). Workers claim
+// chunks of consecutive items with an atomic counter; a chunk holds about a
+// quarter of a worker's share of the work left, measured by size (guided
+// scheduling weighted by item size), so that claims are rare while much
+// work remains and the workers finish together however the sizes vary.
+func runBatch[In, Out any](ctx context.Context, items []batch.Item[In], threads int, size func(In) int, newWorker func() func(In) (Out, error)) []batch.Response[Out] {
 	out := make([]batch.Response[Out], len(items))
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	threads = min(threads, len(items))
-	var nextIdx atomic.Int64
-	work := func() {
-		for {
-			i := int(nextIdx.Add(1) - 1)
-			if i >= len(items) {
-				return
-			}
+	threads = max(min(threads, len(items)), 1)
+	n := len(items)
+	if threads == 1 {
+		f := newWorker()
+		for i := range items {
 			out[i] = do(ctx, items[i], f)
 		}
-	}
-	if threads <= 1 {
-		work()
 		return out
 	}
+	// upTo[i] is the size of items[:i], each item counting at least 1.
+	upTo := make([]int, n+1)
+	for i, it := range items {
+		upTo[i+1] = upTo[i] + max(size(it.Data), 1)
+	}
+	var c batchCounter
+	work := func() {
+		f := newWorker()
+		for {
+			start := int(c.next.Load())
+			if start >= n {
+				return
+			}
+			// The chunk ends at the first item that brings it to its target.
+			target := upTo[start] + max((upTo[n]-upTo[start])/(4*threads), 1)
+			end, _ := slices.BinarySearch(upTo[start+1:], target)
+			end = min(start+1+end, n)
+			if !c.next.CompareAndSwap(int64(start), int64(end)) {
+				continue
+			}
+			for i := start; i < end; i++ {
+				out[i] = do(ctx, items[i], f)
+			}
+		}
+	}
 	var wg sync.WaitGroup
-	for range threads {
+	for range threads - 1 {
 		wg.Go(work)
 	}
+	work()
 	wg.Wait()
 	return out
 }

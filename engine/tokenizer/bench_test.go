@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -61,7 +62,13 @@ func BenchmarkCount(b *testing.B) {
 
 // BenchmarkEncodeBatch measures EncodeBatch on all cores over 4 KiB
 // documents of the corpora.
-func BenchmarkEncodeBatch(b *testing.B) {
+func BenchmarkEncodeBatch(b *testing.B) { benchEncodeBatch(b, 0) }
+
+// BenchmarkEncodeBatchOneThread is BenchmarkEncodeBatch on one thread: the
+// same work, to compare with the all-core figure.
+func BenchmarkEncodeBatchOneThread(b *testing.B) { benchEncodeBatch(b, 1) }
+
+func benchEncodeBatch(b *testing.B, threads int) {
 	for _, file := range []string{"english_tinyshakespeare.txt", "code_go_stdlib.txt"} {
 		data, err := os.ReadFile(filepath.Join(corporaDir, file))
 		if err != nil {
@@ -76,7 +83,7 @@ func BenchmarkEncodeBatch(b *testing.B) {
 			b.Run(enc+"/"+file, func(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				for b.Loop() {
-					EncodeBatch(context.Background(), tok, items, 0)
+					EncodeBatch(context.Background(), tok, items, threads)
 				}
 			})
 		}
@@ -129,28 +136,70 @@ func BenchmarkLongWordHeap(b *testing.B) {
 
 // BenchmarkBacktrackerBuild measures building the backtracking encoder's
 // tables, which happens once per process and encoding, on the first long
-// piece.
+// piece: with the split hints of the built-in vocabulary images, and
+// without them (searching for every token's last merge, as for a
+// vocabulary loaded from a file).
 func BenchmarkBacktrackerBuild(b *testing.B) {
 	for _, name := range []string{"cl100k_base", "o200k_base"} {
-		tok := mustNew(b, name, Options{})
+		v := mustNew(b, name, Options{}).vocab
+		plain := &vocabTable{arena: v.arena, offs: v.offs, ranks: v.ranks, slots: v.slots, mask: v.mask, seed: v.seed, bits: v.bits}
+		for _, c := range []struct {
+			kind string
+			t    *vocabTable
+		}{{"hints", v}, {"search", plain}} {
+			b.Run(name+"/"+c.kind, func(b *testing.B) {
+				for b.Loop() {
+					if newBacktracker(c.t) == nil {
+						b.Fatal("vocabulary not suited")
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkLoad measures what New does on first use of an encoding: load
+// its vocabulary from the embedded image and build its decoder. The
+// retained-B metric is the heap the loaded vocabulary keeps (after a GC);
+// the token bytes stay in the binary's read-only data and are not counted.
+//
+//	go test -run XXX -bench Load -benchmem ./engine/tokenizer
+func BenchmarkLoad(b *testing.B) {
+	for _, name := range Encodings() {
 		b.Run(name, func(b *testing.B) {
+			kept := retained(func() any {
+				t, d, err := loadEncoding(name, specs[name])
+				if err != nil {
+					b.Fatal(err)
+				}
+				return [2]any{t, d}
+			})
 			for b.Loop() {
-				if newBacktracker(tok.vocab) == nil {
-					b.Fatal("vocabulary not suited")
+				if _, _, err := loadEncoding(name, specs[name]); err != nil {
+					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(kept), "retained-B")
 		})
 	}
 }
 
-// BenchmarkLoad measures parsing an embedded rank file into a vocabulary.
-func BenchmarkLoad(b *testing.B) {
+// BenchmarkParseRankFile measures loading an encoding from its rank file
+// instead (LoadTiktokenFile's path, and New's before the images).
+func BenchmarkParseRankFile(b *testing.B) {
 	for _, name := range Encodings() {
 		data, err := assets.Assets.ReadFile(specs[name].file)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(name, func(b *testing.B) {
+			kept := retained(func() any {
+				t, err := parseTiktokenTable(data, name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return [2]any{t, t.decoder(specs[name].special)}
+			})
 			for b.Loop() {
 				t, err := parseTiktokenTable(data, name)
 				if err != nil {
@@ -158,6 +207,20 @@ func BenchmarkLoad(b *testing.B) {
 				}
 				_ = t.decoder(specs[name].special)
 			}
+			b.ReportMetric(float64(kept), "retained-B")
 		})
 	}
+}
+
+// retained returns the growth of the live heap while the value that load
+// returns is alive.
+func retained(load func() any) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	v := load()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(v)
+	return after.HeapAlloc - before.HeapAlloc
 }

@@ -44,8 +44,8 @@ type Tokenizer interface {
 type BPE struct {
 	name     string
 	vocab    *vocabTable
-	pattern  string   // the pre-tokenizer pattern, when known
-	decoder  []string // id -> bytes; "" marks an id with no token
+	pattern  string        // the pre-tokenizer pattern, when known
+	decoder  *tokenDecoder // id -> bytes; "" marks an id with no token
 	special  map[string]int32
 	split    splitter
 	allowAll bool
@@ -67,7 +67,7 @@ func (b *BPE) SpecialTokens() []string {
 func (b *BPE) Name() string { return b.name }
 
 // VocabSize implements Tokenizer.
-func (b *BPE) VocabSize() int { return len(b.decoder) }
+func (b *BPE) VocabSize() int { return b.decoder.size() }
 
 // Encode implements Tokenizer with tiktoken's rules for special tokens:
 // by default every special token is disallowed and text containing one is an
@@ -75,13 +75,17 @@ func (b *BPE) VocabSize() int { return len(b.decoder) }
 // as their special ids; with Options.DisallowedAsText they are encoded as
 // ordinary text instead (tiktoken's disallowed_special=()).
 func (b *BPE) Encode(text string) ([]int32, error) {
+	return b.appendEncode(make([]int32, 0, len(text)/3+1), text)
+}
+
+// appendEncode appends the ids of text, as Encode gives them, to out.
+func (b *BPE) appendEncode(out []int32, text string) ([]int32, error) {
 	if err := b.check(text); err != nil {
 		return nil, err
 	}
 	if !b.allowAll && len(b.allowed) == 0 {
-		return b.EncodeOrdinary(text), nil
+		return b.appendOrdinary(out, text), nil
 	}
-	out := make([]int32, 0, len(text)/3+1)
 	for len(text) > 0 {
 		at, tok := b.nextAllowed(text)
 		if at < 0 {
@@ -171,14 +175,15 @@ func (b *BPE) Decode(ids []int32) (string, error) {
 func (b *BPE) DecodeBytes(ids []int32) ([]byte, error) {
 	n := 0
 	for i, id := range ids {
-		if id < 0 || int(id) >= len(b.decoder) || b.decoder[id] == "" {
-			return nil, fmt.Errorf("%w: id %d at position %d is not in %s (vocabulary size %d)", ErrUnknownToken, id, i, b.name, len(b.decoder))
+		tok := b.decoder.get(id)
+		if tok == "" {
+			return nil, fmt.Errorf("%w: id %d at position %d is not in %s (vocabulary size %d)", ErrUnknownToken, id, i, b.name, b.decoder.size())
 		}
-		n += len(b.decoder[id])
+		n += len(tok)
 	}
 	buf := make([]byte, 0, n)
 	for _, id := range ids {
-		buf = append(buf, b.decoder[id]...)
+		buf = append(buf, b.decoder.get(id)...)
 	}
 	return buf, nil
 }

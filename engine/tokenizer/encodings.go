@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/pkoukk/tiktoken-go-loader/assets"
+	_ "embed" // the vocabulary images
 )
 
 // Options configure a tokenizer's handling of special tokens, following
@@ -27,20 +27,33 @@ type Options struct {
 
 // encodingSpec describes one of OpenAI's encodings.
 type encodingSpec struct {
-	file    string
+	file    string // the rank file in tiktoken-go-loader's assets (tests, go generate)
+	image   string // the vocabulary image built from it (vocab_image.go)
 	split   splitter
 	special map[string]int32
 	pattern string
 }
 
+// The vocabulary images of the built-in encodings, written by go generate.
+var (
+	//go:embed vocab_images/r50k_base.vocab
+	imageR50K string
+	//go:embed vocab_images/p50k_base.vocab
+	imageP50K string
+	//go:embed vocab_images/cl100k_base.vocab
+	imageCL100K string
+	//go:embed vocab_images/o200k_base.vocab
+	imageO200K string
+)
+
 var specs = map[string]encodingSpec{
-	"r50k_base": {"r50k_base.tiktoken", splitR50K, map[string]int32{"<|endoftext|>": 50256}, PatternGPT2},
-	"p50k_base": {"p50k_base.tiktoken", splitR50K, map[string]int32{"<|endoftext|>": 50256}, PatternGPT2},
-	"cl100k_base": {"cl100k_base.tiktoken", splitCL100K, map[string]int32{
+	"r50k_base": {"r50k_base.tiktoken", imageR50K, splitR50K, map[string]int32{"<|endoftext|>": 50256}, PatternGPT2},
+	"p50k_base": {"p50k_base.tiktoken", imageP50K, splitR50K, map[string]int32{"<|endoftext|>": 50256}, PatternGPT2},
+	"cl100k_base": {"cl100k_base.tiktoken", imageCL100K, splitCL100K, map[string]int32{
 		"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
 		"<|fim_suffix|>": 100260, "<|endofprompt|>": 100276,
 	}, PatternCL100K},
-	"o200k_base": {"o200k_base.tiktoken", splitO200K, map[string]int32{"<|endoftext|>": 199999, "<|endofprompt|>": 200018}, PatternO200K},
+	"o200k_base": {"o200k_base.tiktoken", imageO200K, splitO200K, map[string]int32{"<|endoftext|>": 199999, "<|endofprompt|>": 200018}, PatternO200K},
 }
 
 // aliases maps other names users know to the encodings above.
@@ -59,15 +72,16 @@ func Encodings() []string {
 type vocab struct {
 	once    sync.Once
 	table   *vocabTable
-	decoder []string
+	decoder *tokenDecoder
 	err     error
 }
 
 var vocabs sync.Map // encoding name -> *vocab
 
 // New returns the named OpenAI encoding ("cl100k_base", "o200k_base",
-// "p50k_base", "r50k_base" or its alias "gpt2"). The rank files are embedded
-// in the binary; each is parsed once per process and shared.
+// "p50k_base", "r50k_base" or its alias "gpt2"). The vocabularies are
+// embedded in the binary as images built from the rank files at go generate
+// time; each is loaded once per process, on first use, and shared.
 func New(name string, opts Options) (*BPE, error) {
 	if a, ok := aliases[name]; ok {
 		name = a
@@ -78,17 +92,7 @@ func New(name string, opts Options) (*BPE, error) {
 	}
 	v, _ := vocabs.LoadOrStore(name, &vocab{})
 	vc := v.(*vocab)
-	vc.once.Do(func() {
-		data, err := assets.Assets.ReadFile(spec.file)
-		if err != nil {
-			vc.err = fmt.Errorf("encoding %s: %w", name, err)
-			return
-		}
-		vc.table, vc.err = parseTiktokenTable(data, spec.file)
-		if vc.err == nil {
-			vc.decoder = vc.table.decoder(spec.special)
-		}
-	})
+	vc.once.Do(func() { vc.table, vc.decoder, vc.err = loadEncoding(name, spec) })
 	if vc.err != nil {
 		return nil, vc.err
 	}
@@ -97,6 +101,17 @@ func New(name string, opts Options) (*BPE, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// loadEncoding returns the vocabulary and decoder of a built-in encoding,
+// from its image. The rank files are not linked into binaries: only tests
+// and go generate read them.
+func loadEncoding(name string, spec encodingSpec) (*vocabTable, *tokenDecoder, error) {
+	t, err := tableFromImage(spec.image)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding %s: vocab_images/%s.vocab: %w (run go generate ./engine/tokenizer)", name, name, err)
+	}
+	return t, t.decoder(spec.special), nil
 }
 
 func (b *BPE) allow(tokens []string) error {

@@ -200,6 +200,20 @@ func TestEncodeBatchOrderAndInvariance(t *testing.T) {
 			}
 		}
 	}
+	// With special tokens allowed, over items of very different sizes.
+	all := mustNew(t, "o200k_base", Options{AllowedSpecial: []string{"all"}})
+	var mixed []batch.Item[string]
+	for i := range 300 {
+		mixed = append(mixed, batch.Item[string]{ID: fmt.Sprint(i), Data: strings.Repeat("héllo<|endoftext|> wörld ", (i*37)%101) + "\xff\xfe"[:i%3]})
+	}
+	for _, threads := range []int{1, 2, 3, 8} {
+		for i, r := range EncodeBatch(context.Background(), all, mixed, threads) {
+			want, err := all.Encode(mixed[i].Data)
+			if r.ID != mixed[i].ID || (err == nil) != (r.Err == nil) || !slices.Equal(r.Data, want) || len(r.Data) != cap(r.Data) {
+				t.Fatalf("threads %d: item %d: %v %v (cap %d), want %v %v", threads, i, r.Data, r.Err, cap(r.Data), want, err)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, r := range EncodeBatch(ctx, b, items[:3], 2) {

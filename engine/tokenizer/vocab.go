@@ -4,22 +4,30 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 	"sync"
 )
 
 // vocabTable maps token bytes to ranks. It is an open-addressing hash table
 // over one byte arena: loading it allocates a handful of slices rather than
 // one string per token, and a lookup hashes the key once and compares a
-// 32-bit fingerprint before any bytes.
+// fingerprint before any bytes. Every part is free of pointers but the
+// arena, so the garbage collector does not scan it, and the hash is
+// deterministic for a given seed, so that the built-in encodings' tables can
+// be built at go generate time (see vocab_image.go).
 type vocabTable struct {
 	arena string   // every token's bytes, concatenated
 	offs  []uint32 // entry e's bytes are arena[offs[e]:offs[e+1]]
 	ranks []int32  // entry e's rank
-	slots []uint64 // fingerprint<<32 | entry+1; 0 is empty
+	slots []uint32 // fingerprint<<idBits | entry+1; 0 is empty
 	mask  uint64
-	seed  maphash.Seed
+	seed  uint64
+	bits  uint8 // idBits: the low bits of a slot that hold entry+1
+
+	// hints, from a vocabulary image, speed up building the backtracker:
+	// see backtracker.splitHints. "" when there are none.
+	hints string
 
 	btOnce sync.Once
 	bt     *backtracker // see backtracker; nil when the vocabulary does not suit it
@@ -42,20 +50,35 @@ func (b *vocabBuilder) add(tok []byte, rank int32) {
 	b.ranks = append(b.ranks, rank)
 }
 
-// build returns the table, or the first token that occurs twice.
+// tableSize returns the number of slots for n entries (a power of two, at
+// most half full) and the number of slot bits that hold an entry.
+func tableSize(n int) (size uint64, idBits uint8) {
+	return uint64(1) << bits.Len64(uint64(2*n+1)), uint8(bits.Len64(uint64(n)))
+}
+
+// build returns the table with a random hash seed, or the first token that
+// occurs twice.
 func (b *vocabBuilder) build() (*vocabTable, string, bool) {
+	return b.buildSeed(rand.Uint64())
+}
+
+// buildSeed is build with the given hash seed: the same entries and seed
+// give the same slots.
+func (b *vocabBuilder) buildSeed(seed uint64) (*vocabTable, string, bool) {
 	n := len(b.ranks)
-	size := uint64(1) << bits.Len64(uint64(2*n+1))
-	t := &vocabTable{arena: string(b.arena), offs: b.offs, ranks: b.ranks, slots: make([]uint64, size), mask: size - 1, seed: maphash.MakeSeed()}
+	size, idBits := tableSize(n)
+	t := &vocabTable{arena: string(b.arena), offs: b.offs, ranks: b.ranks, slots: make([]uint32, size), mask: size - 1, seed: seed, bits: idBits}
 	// Insert in the order of the entries' home slots, so that the writes
 	// sweep the table once instead of landing at random: a counting sort of
-	// the entries by the top bits of their home slot.
+	// the entries by the top bits of their home slot. Entries sharing a
+	// bucket keep their order, so the slots depend only on the entries and
+	// the seed.
 	hashes := make([]uint64, n)
 	const bucketBits = 12
 	shift := max(bits.Len64(t.mask)-bucketBits, 0)
 	var counts [1<<bucketBits + 1]int32
 	for e := range n {
-		h := maphash.String(t.seed, t.key(e))
+		h := hashString(t.seed, t.key(e))
 		hashes[e] = h
 		counts[(h&t.mask)>>shift+1]++
 	}
@@ -72,14 +95,14 @@ func (b *vocabBuilder) build() (*vocabTable, string, bool) {
 		e := int(e32)
 		key := t.key(e)
 		h := hashes[e]
-		fp := h >> 32
+		fp := t.fingerprint(h)
 		for i := h & t.mask; ; i = (i + 1) & t.mask {
 			s := t.slots[i]
 			if s == 0 {
-				t.slots[i] = fp<<32 | uint64(e+1)
+				t.slots[i] = fp | uint32(e+1)
 				break
 			}
-			if s>>32 == fp && t.key(int(uint32(s))-1) == key {
+			if s&^t.idMask() == fp && t.key(int(s&t.idMask())-1) == key {
 				return nil, key, false
 			}
 		}
@@ -89,44 +112,176 @@ func (b *vocabBuilder) build() (*vocabTable, string, bool) {
 
 func (t *vocabTable) key(e int) string { return t.arena[t.offs[e]:t.offs[e+1]] }
 
+// idMask selects the entry+1 bits of a slot.
+func (t *vocabTable) idMask() uint32 { return 1<<t.bits - 1 }
+
+// fingerprint returns the fingerprint bits of a slot for hash h: its top
+// bits, where the home slot takes the low bits.
+func (t *vocabTable) fingerprint(h uint64) uint32 {
+	return uint32(h>>32) &^ t.idMask()
+}
+
 // get returns the rank of token s.
 func (t *vocabTable) get(s string) (int32, bool) {
-	h := maphash.String(t.seed, s)
-	fp := h >> 32
+	h := hashString(t.seed, s)
+	idMask := uint32(1)<<t.bits - 1
+	fp := uint32(h>>32) &^ idMask
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		slot := t.slots[i]
 		if slot == 0 {
 			return 0, false
 		}
-		if slot>>32 == fp {
-			if e := int(uint32(slot)) - 1; t.key(e) == s {
+		if slot&^idMask == fp {
+			if e := int(slot&idMask) - 1; t.key(e) == s {
 				return t.ranks[e], true
 			}
 		}
 	}
 }
 
+// hashString is a seeded 64-bit hash of s (wyhash's mixing), the same in
+// every process for the same seed.
+func hashString(seed uint64, s string) uint64 {
+	const (
+		k0 = 0xa0761d6478bd642f
+		k1 = 0xe7037ed1a0b428db
+		k2 = 0x8ebc6af09c88c6e3
+	)
+	n := len(s)
+	seed ^= k0
+	var a, b uint64
+	switch {
+	case n >= 4 && n <= 16:
+		q := (n >> 3) << 2
+		a = uint64(load32(s, 0))<<32 | uint64(load32(s, q))
+		b = uint64(load32(s, n-4))<<32 | uint64(load32(s, n-4-q))
+	case n > 0 && n < 4:
+		a = uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1])
+	case n > 16:
+		i := 0
+		for ; n-i > 16; i += 16 {
+			seed = mix(load64(s, i)^k1, load64(s, i+8)^seed)
+		}
+		a, b = load64(s, n-16), load64(s, n-8)
+	}
+	return mix(k1^uint64(n), mix(a^k1, b^seed)^k2)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func load32(s string, i int) uint32 {
+	s = s[i : i+4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // len is the number of tokens.
 func (t *vocabTable) len() int { return len(t.ranks) }
 
-// decoder returns rank → token bytes for ranks and special tokens; ids with
-// no token are "".
-func (t *vocabTable) decoder(special map[string]int32) []string {
+// tokenDecoder maps ids to token bytes with no pointer per token, so that
+// building it allocates a few slices and the garbage collector does not scan
+// it: id i < len(offs)-1 has the bytes arena[offs[i]:offs[i+1]], and the ids
+// after those have tail[tailOffs[k]:tailOffs[k+1]], k counted from
+// len(offs)-1. An id with no token has no bytes.
+type tokenDecoder struct {
+	arena    string
+	offs     []uint32
+	tail     string
+	tailOffs []uint32
+}
+
+// size is one more than the largest id.
+func (d *tokenDecoder) size() int { return len(d.offs) - 1 + max(len(d.tailOffs)-1, 0) }
+
+// get returns the bytes of id, "" for an id with no token or out of range.
+func (d *tokenDecoder) get(id int32) string {
+	if id < 0 {
+		return ""
+	}
+	if i := int(id); i < len(d.offs)-1 {
+		return d.arena[d.offs[i]:d.offs[i+1]]
+	}
+	if k := int(id) - (len(d.offs) - 1); k < len(d.tailOffs)-1 {
+		return d.tail[d.tailOffs[k]:d.tailOffs[k+1]]
+	}
+	return ""
+}
+
+// strings returns the bytes of every id (for tests).
+func (d *tokenDecoder) strings() []string {
+	out := make([]string, d.size())
+	for i := range out {
+		out[i] = d.get(int32(i))
+	}
+	return out
+}
+
+// decoder returns the decoder of the table's ranks and the special tokens.
+// When the entries' ranks are 0, 1, 2, ... (the built-in encodings but
+// p50k_base) and the special tokens come after them, it shares the table's
+// arena and offsets and allocates only for the special tokens.
+func (t *vocabTable) decoder(special map[string]int32) *tokenDecoder {
+	n := t.len()
+	identity := true
+	for e, r := range t.ranks {
+		if r != int32(e) {
+			identity = false
+			break
+		}
+	}
 	size := int32(0)
 	for _, r := range t.ranks {
 		size = max(size, r+1)
 	}
 	for _, r := range special {
 		size = max(size, r+1)
+		if r < int32(n) {
+			identity = false
+		}
 	}
-	dec := make([]string, size)
+	// build lays out the bytes of consecutive ids.
+	build := func(byID []string) (string, []uint32) {
+		total := 0
+		for _, s := range byID {
+			total += len(s)
+		}
+		arena := make([]byte, 0, total)
+		offs := make([]uint32, 1, len(byID)+1)
+		for _, s := range byID {
+			arena = append(arena, s...)
+			offs = append(offs, uint32(len(arena)))
+		}
+		return string(arena), offs
+	}
+	if identity {
+		tail := make([]string, size-int32(n))
+		for tok, r := range special {
+			tail[r-int32(n)] = tok
+		}
+		d := &tokenDecoder{arena: t.arena, offs: t.offs}
+		if len(tail) > 0 {
+			d.tail, d.tailOffs = build(tail)
+		}
+		return d
+	}
+	byID := make([]string, size)
 	for e, r := range t.ranks {
-		dec[r] = t.key(e)
+		byID[r] = t.key(e)
 	}
 	for tok, r := range special {
-		dec[r] = tok
+		byID[r] = tok
 	}
-	return dec
+	d := &tokenDecoder{}
+	d.arena, d.offs = build(byID)
+	return d
 }
 
 // tableFromMap builds a table from a token → rank map.
@@ -146,6 +301,11 @@ func tableFromMap(ranks map[string]int32) *vocabTable {
 // parseTiktokenTable parses a .tiktoken rank file ("<base64 token> <rank>"
 // per line) straight into a table, and checks it as parseTiktoken does.
 func parseTiktokenTable(data []byte, name string) (*vocabTable, error) {
+	return parseTiktokenTableSeed(data, name, rand.Uint64())
+}
+
+// parseTiktokenTableSeed is parseTiktokenTable with the given hash seed.
+func parseTiktokenTableSeed(data []byte, name string, seed uint64) (*vocabTable, error) {
 	lines := bytes.Count(data, []byte{'\n'})
 	b := newVocabBuilder(lines+1, len(data)*3/4)
 	var buf [1024]byte
@@ -199,7 +359,7 @@ func parseTiktokenTable(data []byte, name string) (*vocabTable, error) {
 	if len(b.ranks) == 0 {
 		return nil, fmt.Errorf("%s: no tokens", name)
 	}
-	t, dup, ok := b.build()
+	t, dup, ok := b.buildSeed(seed)
 	if !ok {
 		return nil, fmt.Errorf("%s: token %q appears twice", name, dup)
 	}
