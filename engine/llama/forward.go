@@ -231,16 +231,17 @@ func rope(q, k []float32, pos, headSize, ropeDim int, theta float32) {
 	}
 }
 
-// softmax turns x into probabilities in place.
+// softmax turns x into probabilities in place. The exponentials are
+// package tensor's (vectorised where the CPU allows, with the same bits
+// either way), the sum sequential.
 func softmax(x []float32) {
 	mx := x[0]
 	for _, v := range x[1:] {
 		mx = max(mx, v)
 	}
+	tensor.ExpShifted(x, x, mx, 1)
 	var sum float32
-	for i, v := range x {
-		e := tensor.Exp(v - mx)
-		x[i] = e
+	for _, e := range x {
 		sum += e
 	}
 	for i := range x {

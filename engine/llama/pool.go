@@ -2,7 +2,6 @@ package llama
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -27,9 +26,11 @@ type worker struct {
 	_      [64]byte // keep workers on their own cache lines
 }
 
-// spinIters is how many times an idle worker polls for a task (roughly
-// 50–100 µs) before it parks.
-const spinIters = 1 << 16
+// spinIters is how many times an idle worker polls for a task, with a PAUSE
+// between polls (some 50–100 µs in all), before it parks. The PAUSE matters
+// where the two threads of a core are the two CPUs: a tight spin would take
+// half the core from the thread doing the work.
+const spinIters = 2048
 
 func newPool(threads int) *pool {
 	if threads <= 0 {
@@ -56,6 +57,7 @@ func (w *worker) run() {
 			if w.stop.Load() {
 				return
 			}
+			cpuPause()
 		}
 		w.parked.Store(true)
 		if t := w.task.Swap(nil); t != nil {
@@ -90,7 +92,7 @@ func (p *pool) close() {
 
 // minWork is the least work (in multiply-adds) worth handing to another
 // thread: below it, the hand-over costs more than it saves.
-const minWork = 1 << 16
+const minWork = 1 << 13
 
 // parallel calls fn(lo, hi) over a split of [0, n) into at most p.threads
 // contiguous ranges, and returns when all are done. work is the total cost
@@ -108,12 +110,21 @@ func (p *pool) parallel(n int, work int64, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(t - 1)
+	// The caller waits for the workers by spinning too: parking it on a
+	// WaitGroup costs a futex wake-up per region, tens of µs, where a
+	// forward pass has dozens of regions of a few hundred µs each.
+	var left atomic.Int32
+	left.Store(int32(t - 1))
 	for i := 1; i < t; i++ {
 		lo, hi := i*n/t, (i+1)*n/t
-		p.workers[i-1].submit(func() { fn(lo, hi); wg.Done() })
+		p.workers[i-1].submit(func() { fn(lo, hi); left.Add(-1) })
 	}
 	fn(0, n/t)
-	wg.Wait()
+	for spins := 0; left.Load() != 0; spins++ {
+		if spins < spinIters {
+			cpuPause()
+		} else {
+			runtime.Gosched() // a worker lost its thread: let it run
+		}
+	}
 }
