@@ -11,7 +11,7 @@ import (
 // on the special-token and error cases.
 func TestCountEqualsEncode(t *testing.T) {
 	texts := []string{"", "hello world", "<|endoftext|> x <|endoftext|>", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}
-	for _, f := range []string{"english_tinyshakespeare.txt", "multilingual_udhr_emoji.txt", "adv_longword_64k.txt", "adv_numbers.txt"} {
+	for _, f := range []string{"english_tinyshakespeare.txt", "code_go_stdlib.txt", "multilingual_udhr_emoji.txt", "adv_longword_64k.txt", "adv_numbers.txt"} {
 		data, err := os.ReadFile(filepath.Join(corporaDir, f))
 		if err != nil {
 			t.Fatal(err)
