@@ -128,12 +128,21 @@ func pick(p []float32, coin float64) int {
 	return len(p) - 1
 }
 
+// maxOf returns the largest of x, in four interleaved chains (max is exact,
+// so the order does not change the result).
 func maxOf(x []float32) float32 {
-	m := x[0]
-	for _, v := range x[1:] {
-		m = max(m, v)
+	m := [4]float32{x[0], x[0], x[0], x[0]}
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		m[0] = max(m[0], x[i])
+		m[1] = max(m[1], x[i+1])
+		m[2] = max(m[2], x[i+2])
+		m[3] = max(m[3], x[i+3])
 	}
-	return m
+	for ; i < len(x); i++ {
+		m[0] = max(m[0], x[i])
+	}
+	return max(max(m[0], m[1]), max(m[2], m[3]))
 }
 
 // sum64 adds p in float64, in four interleaved partial sums (a fixed order,
