@@ -12,8 +12,9 @@
 // backtracking regular expressions, over Unicode 16 character tables
 // generated from the Unicode Character Database (go generate; Go's own
 // unicode tables are an older version); pieces are merged with tiktoken's
-// lowest-rank-first rule, in O(n log n) for long pieces where tiktoken is
-// O(n²). Count gives the number of tokens without building them. The same
+// lowest-rank-first rule, and pieces of 1 KiB or more by a backtracking
+// encoder (after rust-gems' bpe crate) that gives the same tokens in linear
+// time, where tiktoken takes O(n²). Count gives the number of tokens without building them. The same
 // engine loads any .tiktoken rank file (LoadTiktokenFile), GPT-2's
 // encoder.json + vocab.bpe (LoadGPT2) and Hugging Face tokenizer.json
 // byte-level BPE models (LoadHFTokenizerJSON, with Hugging Face's own
