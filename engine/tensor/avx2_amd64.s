@@ -42,6 +42,24 @@ DATA eight<>+24(SB)/4, $0x00000008
 DATA eight<>+28(SB)/4, $0x00000008
 GLOBL eight<>(SB), RODATA|NOPTR, $32
 
+DATA ones16<>+0(SB)/2, $0x0001
+DATA ones16<>+2(SB)/2, $0x0001
+DATA ones16<>+4(SB)/2, $0x0001
+DATA ones16<>+6(SB)/2, $0x0001
+DATA ones16<>+8(SB)/2, $0x0001
+DATA ones16<>+10(SB)/2, $0x0001
+DATA ones16<>+12(SB)/2, $0x0001
+DATA ones16<>+14(SB)/2, $0x0001
+DATA ones16<>+16(SB)/2, $0x0001
+DATA ones16<>+18(SB)/2, $0x0001
+DATA ones16<>+20(SB)/2, $0x0001
+DATA ones16<>+22(SB)/2, $0x0001
+DATA ones16<>+24(SB)/2, $0x0001
+DATA ones16<>+26(SB)/2, $0x0001
+DATA ones16<>+28(SB)/2, $0x0001
+DATA ones16<>+30(SB)/2, $0x0001
+GLOBL ones16<>(SB), RODATA|NOPTR, $32
+
 // func f32Block3x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
 // Requires: AVX, FMA3
 TEXT ·f32Block3x4(SB), NOSPLIT, $0-56
@@ -3303,6 +3321,301 @@ q4Block1x1_loop:
 	JNZ          q4Block1x1_loop
 
 q4Block1x1_sum:
+	MOVQ         out+32(FP), AX
+	MOVQ         outs+40(FP), CX
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VMOVSS       X1, (AX)
+	VZEROUPPER
+	RET
+
+// func q8iBlock2x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·q8iBlock2x2(SB), NOSPLIT, $0-56
+	MOVQ    ws+8(FP), AX
+	MOVQ    w+0(FP), CX
+	MOVQ    CX, DX
+	ADDQ    AX, DX
+	MOVQ    xs+24(FP), AX
+	MOVQ    x+16(FP), BX
+	MOVQ    BX, SI
+	ADDQ    AX, SI
+	MOVQ    count+48(FP), AX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVDQU ones16<>+0(SB), Y4
+	XORQ    DI, DI
+	XORQ    R8, R8
+	TESTQ   AX, AX
+	JZ      q8iBlock2x2_sum
+
+q8iBlock2x2_loop:
+	VMOVDQU      4(BX)(R8*1), Y5
+	VBROADCASTSS (BX)(R8*1), Y6
+	VMOVDQU      4(SI)(R8*1), Y7
+	VBROADCASTSS (SI)(R8*1), Y8
+	VMOVDQU      2(CX)(DI*1), Y9
+	VPSIGNB      Y9, Y9, Y10
+	VPBROADCASTW (CX)(DI*1), X11
+	VCVTPH2PS    X11, Y11
+	VPSIGNB      Y9, Y5, Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPMADDWD     Y4, Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VMULPS       Y6, Y11, Y13
+	VFMADD231PS  Y12, Y13, Y0
+	VPSIGNB      Y9, Y7, Y9
+	VPMADDUBSW   Y9, Y10, Y9
+	VPMADDWD     Y4, Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y8, Y11, Y10
+	VFMADD231PS  Y9, Y10, Y1
+	VMOVDQU      2(DX)(DI*1), Y9
+	VPSIGNB      Y9, Y9, Y10
+	VPBROADCASTW (DX)(DI*1), X11
+	VCVTPH2PS    X11, Y11
+	VPSIGNB      Y9, Y5, Y5
+	VPMADDUBSW   Y5, Y10, Y5
+	VPMADDWD     Y4, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y6, Y11, Y6
+	VFMADD231PS  Y5, Y6, Y2
+	VPSIGNB      Y9, Y7, Y5
+	VPMADDUBSW   Y5, Y10, Y5
+	VPMADDWD     Y4, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y8, Y11, Y6
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x22, DI
+	ADDQ         $0x24, R8
+	DECQ         AX
+	JNZ          q8iBlock2x2_loop
+
+q8iBlock2x2_sum:
+	MOVQ         out+32(FP), AX
+	MOVQ         outs+40(FP), CX
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(AX)
+	VZEROUPPER
+	RET
+
+// func q8iBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·q8iBlock1x2(SB), NOSPLIT, $0-56
+	MOVQ    ws+8(FP), AX
+	MOVQ    w+0(FP), AX
+	MOVQ    xs+24(FP), CX
+	MOVQ    x+16(FP), DX
+	MOVQ    DX, BX
+	ADDQ    CX, BX
+	MOVQ    count+48(FP), CX
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VMOVDQU ones16<>+0(SB), Y2
+	XORQ    SI, SI
+	XORQ    DI, DI
+	TESTQ   CX, CX
+	JZ      q8iBlock1x2_sum
+
+q8iBlock1x2_loop:
+	VMOVDQU      4(DX)(DI*1), Y3
+	VBROADCASTSS (DX)(DI*1), Y4
+	VMOVDQU      4(BX)(DI*1), Y5
+	VBROADCASTSS (BX)(DI*1), Y6
+	VMOVDQU      2(AX)(SI*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPBROADCASTW (AX)(SI*1), X9
+	VCVTPH2PS    X9, Y9
+	VPSIGNB      Y7, Y3, Y3
+	VPMADDUBSW   Y3, Y8, Y3
+	VPMADDWD     Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y4, Y9, Y4
+	VFMADD231PS  Y3, Y4, Y0
+	VPSIGNB      Y7, Y5, Y3
+	VPMADDUBSW   Y3, Y8, Y3
+	VPMADDWD     Y2, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y6, Y9, Y4
+	VFMADD231PS  Y3, Y4, Y1
+	ADDQ         $0x22, SI
+	ADDQ         $0x24, DI
+	DECQ         CX
+	JNZ          q8iBlock1x2_loop
+
+q8iBlock1x2_sum:
+	MOVQ         out+32(FP), AX
+	MOVQ         outs+40(FP), CX
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X0, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VMOVSS       X2, (AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func q8iBlock4x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·q8iBlock4x1(SB), NOSPLIT, $0-56
+	MOVQ    ws+8(FP), AX
+	MOVQ    w+0(FP), CX
+	MOVQ    CX, DX
+	ADDQ    AX, DX
+	MOVQ    DX, BX
+	ADDQ    AX, BX
+	MOVQ    BX, SI
+	ADDQ    AX, SI
+	MOVQ    xs+24(FP), AX
+	MOVQ    x+16(FP), AX
+	MOVQ    count+48(FP), DI
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VMOVDQU ones16<>+0(SB), Y4
+	XORQ    R8, R8
+	XORQ    R9, R9
+	TESTQ   DI, DI
+	JZ      q8iBlock4x1_sum
+
+q8iBlock4x1_loop:
+	VMOVDQU      4(AX)(R9*1), Y5
+	VBROADCASTSS (AX)(R9*1), Y6
+	VMOVDQU      2(CX)(R8*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPBROADCASTW (CX)(R8*1), X9
+	VCVTPH2PS    X9, Y9
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y6, Y9, Y8
+	VFMADD231PS  Y7, Y8, Y0
+	VMOVDQU      2(DX)(R8*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPBROADCASTW (DX)(R8*1), X9
+	VCVTPH2PS    X9, Y9
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y6, Y9, Y8
+	VFMADD231PS  Y7, Y8, Y1
+	VMOVDQU      2(BX)(R8*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPBROADCASTW (BX)(R8*1), X9
+	VCVTPH2PS    X9, Y9
+	VPSIGNB      Y7, Y5, Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPMADDWD     Y4, Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y6, Y9, Y8
+	VFMADD231PS  Y7, Y8, Y2
+	VMOVDQU      2(SI)(R8*1), Y7
+	VPSIGNB      Y7, Y7, Y8
+	VPBROADCASTW (SI)(R8*1), X9
+	VCVTPH2PS    X9, Y9
+	VPSIGNB      Y7, Y5, Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPMADDWD     Y4, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y6, Y9, Y6
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x22, R8
+	ADDQ         $0x24, R9
+	DECQ         DI
+	JNZ          q8iBlock4x1_loop
+
+q8iBlock4x1_sum:
+	MOVQ         out+32(FP), AX
+	MOVQ         outs+40(FP), CX
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (AX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(AX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 12(AX)
+	VZEROUPPER
+	RET
+
+// func q8iBlock1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
+TEXT ·q8iBlock1x1(SB), NOSPLIT, $0-56
+	MOVQ    ws+8(FP), AX
+	MOVQ    w+0(FP), AX
+	MOVQ    xs+24(FP), CX
+	MOVQ    x+16(FP), CX
+	MOVQ    count+48(FP), DX
+	VXORPS  Y0, Y0, Y0
+	VMOVDQU ones16<>+0(SB), Y1
+	XORQ    BX, BX
+	XORQ    SI, SI
+	TESTQ   DX, DX
+	JZ      q8iBlock1x1_sum
+
+q8iBlock1x1_loop:
+	PREFETCHT0   2048(AX)(BX*1)
+	VMOVDQU      4(CX)(SI*1), Y2
+	VBROADCASTSS (CX)(SI*1), Y3
+	VMOVDQU      2(AX)(BX*1), Y4
+	VPSIGNB      Y4, Y4, Y5
+	VPBROADCASTW (AX)(BX*1), X6
+	VCVTPH2PS    X6, Y6
+	VPSIGNB      Y4, Y2, Y2
+	VPMADDUBSW   Y2, Y5, Y2
+	VPMADDWD     Y1, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y3, Y6, Y3
+	VFMADD231PS  Y2, Y3, Y0
+	ADDQ         $0x22, BX
+	ADDQ         $0x24, SI
+	DECQ         DX
+	JNZ          q8iBlock1x1_loop
+
+q8iBlock1x1_sum:
 	MOVQ         out+32(FP), AX
 	MOVQ         outs+40(FP), CX
 	VEXTRACTF128 $0x01, Y0, X1

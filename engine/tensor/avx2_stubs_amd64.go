@@ -144,6 +144,26 @@ func q4Block4x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, cou
 //go:noescape
 func q4Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
 
+// q8iBlock2x2 writes to out + 4r + v·outs the dot product of Q8_0 row r < 2 (at w + r·ws) with quantised vector v < 2 (at x + v·xs), both count blocks long.
+//
+//go:noescape
+func q8iBlock2x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+
+// q8iBlock1x2 writes to out + 4r + v·outs the dot product of Q8_0 row r < 1 (at w + r·ws) with quantised vector v < 2 (at x + v·xs), both count blocks long.
+//
+//go:noescape
+func q8iBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+
+// q8iBlock4x1 writes to out + 4r + v·outs the dot product of Q8_0 row r < 4 (at w + r·ws) with quantised vector v < 1 (at x + v·xs), both count blocks long.
+//
+//go:noescape
+func q8iBlock4x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+
+// q8iBlock1x1 writes to out + 4r + v·outs the dot product of Q8_0 row r < 1 (at w + r·ws) with quantised vector v < 1 (at x + v·xs), both count blocks long.
+//
+//go:noescape
+func q8iBlock1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+
 // axpyAVX2 sets y[i] = fma(a, x[i], y[i]) for i < n.
 //
 //go:noescape

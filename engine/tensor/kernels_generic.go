@@ -10,6 +10,20 @@ package tensor
 
 func matmulRowsGeneric(m *Matrix, out, x []float32, n, r0, r1 int) {
 	cols := m.Cols
+	if m.Type == Q8_0 {
+		bp := qxPool.Get().(*[]byte)
+		qx := quantizeActs(*bp, x, n, cols)
+		xs := cols / QK * qxBlock
+		for r := r0; r < r1; r++ {
+			w := m.row(r)
+			for b := 0; b < n; b++ {
+				out[b*m.Rows+r] = dotQ8Q8Generic(w, qx[b*xs:(b+1)*xs])
+			}
+		}
+		*bp = qx
+		qxPool.Put(bp)
+		return
+	}
 	for r := r0; r < r1; r++ {
 		w := m.row(r)
 		for b := 0; b < n; b++ {

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -197,6 +198,19 @@ func refMatMul(m *Matrix, x []float32, n int) (ref, mag []float64) {
 	ref = make([]float64, n*m.Rows)
 	mag = make([]float64, n*m.Rows)
 	w := make([]float32, m.Cols)
+	if m.Type == Q8_0 {
+		// Q8_0 rows multiply the vectors quantised to Q8 (q8act.go): the
+		// reference uses the same quantised values.
+		qx := quantizeActs(nil, x, n, m.Cols)
+		xq := make([]float32, len(x))
+		for blk := 0; blk < len(x)/QK; blk++ {
+			d := math.Float32frombits(binary.LittleEndian.Uint32(qx[blk*qxBlock:]))
+			for j := 0; j < QK; j++ {
+				xq[blk*QK+j] = d * float32(int8(qx[blk*qxBlock+4+j]))
+			}
+		}
+		x = xq
+	}
 	for r := 0; r < m.Rows; r++ {
 		m.Row(r, w)
 		for b := 0; b < n; b++ {

@@ -17,7 +17,10 @@
 //
 //   - F32, F16: acc = fma(w[c:c+8], x[c:c+8], acc) for each full chunk of 8
 //     from c = 0 up, then the same with the tail chunk zero-padded;
-//   - Q8_0, Q4_0: per block of 32, with q0..q3 its dequantised (integer)
+//   - Q8_0 (over activations quantised to blocks of a float32 scale and 32
+//     int8): per block, the exact int32 sums of the products of elements
+//     4l..4l+3 in lane l, then acc = fma(float(lanes), d_w·d_x, acc);
+//   - Q4_0: per block of 32, with q0..q3 its dequantised (integer)
 //     chunks of 8 (for Q4_0: low nibbles of bytes 0-7, of bytes 8-15, high
 //     nibbles of bytes 0-7, of bytes 8-15) and x0..x3 the matching chunks of
 //     x: p = q0·x0; p = fma(q1, x1, p); p = fma(q2, x2, p);
@@ -46,7 +49,11 @@ var (
 	quantShapes = [][2]int{{2, 5}, {1, 5}, {2, 4}, {1, 4}, {4, 2}, {1, 2}, {4, 1}, {1, 1}}
 )
 
-var maskTable, nibbleMask, eight Mem
+// q8iShapes are the block shapes of the Q8_0 kernels over quantised
+// activations: R·V accumulators + V vectors and scales + 1 + ~6 temporaries.
+var q8iShapes = [][2]int{{2, 2}, {1, 2}, {4, 1}, {1, 1}}
+
+var maskTable, nibbleMask, eight, ones16 Mem
 
 func main() {
 	ConstraintExpr("amd64")
@@ -69,6 +76,10 @@ func main() {
 	for i := 0; i < 8; i++ {
 		DATA(4*i, U32(8))
 	}
+	ones16 = GLOBL("ones16", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(2*i, U16(1))
+	}
 
 	for _, s := range floatShapes {
 		genFloat(false, s[0], s[1])
@@ -81,6 +92,9 @@ func main() {
 	}
 	for _, s := range quantShapes {
 		genQuant(true, s[0], s[1])
+	}
+	for _, sh := range q8iShapes {
+		genQ8i(sh[0], sh[1])
 	}
 	genAxpy()
 	genExp()
@@ -327,6 +341,68 @@ func genQuant(q4 bool, R, V int) {
 	}
 	ADDQ(U8(bb), wo)
 	ADDQ(U32(128), xo)
+	DECQ(nb)
+	JNZ(LabelRef(name + "_loop"))
+
+	Label(name + "_sum")
+	storeSums(acc)
+}
+
+// genQ8i generates the Q8_0 kernel of R rows × V vectors over quantised
+// activations (blocks of a float32 scale and 32 int8, qxBlock bytes, at
+// x + v·xs): per block and pair, the 32 products are summed exactly in
+// 8 int32 lanes (lane l: elements 4l..4l+3, by VPMADDUBSW of |w| with
+// x·sign(w), then VPMADDWD with ones), and acc = fma(lanes, d_w·d_x, acc).
+func genQ8i(R, V int) {
+	name := fmt.Sprintf("q8iBlock%dx%d", R, V)
+	TEXT(name, NOSPLIT, blockSig)
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of Q8_0 row r < %d (at w + r·ws) with quantised vector v < %d (at x + v·xs), both count blocks long.", name, R, V))
+	ws := Load(Param("ws"), GP64())
+	wp := pointers(Load(Param("w"), GP64()), ws, R)
+	xs := Load(Param("xs"), GP64())
+	xp := pointers(Load(Param("x"), GP64()), xs, V)
+	nb := Load(Param("count"), GP64())
+	acc := zeroAccs(R, V)
+	ones := YMM()
+	VMOVDQU(ones16, ones)
+
+	wo, xo := GP64(), GP64()
+	XORQ(wo, wo)
+	XORQ(xo, xo)
+	TESTQ(nb, nb)
+	JZ(LabelRef(name + "_sum"))
+	Label(name + "_loop")
+	if R == 1 && V == 1 {
+		PREFETCHT0(Mem{Base: wp[0], Index: wo, Scale: 1}.Offset(prefetchAhead))
+	}
+	xq := make([]VecVirtual, V)
+	dx := make([]VecVirtual, V)
+	for v := 0; v < V; v++ {
+		xm := Mem{Base: xp[v], Index: xo, Scale: 1}
+		xq[v], dx[v] = YMM(), YMM()
+		VMOVDQU(xm.Offset(4), xq[v])
+		VBROADCASTSS(xm, dx[v])
+	}
+	for r := 0; r < R; r++ {
+		wm := Mem{Base: wp[r], Index: wo, Scale: 1}
+		w, aw, dw := YMM(), YMM(), YMM()
+		VMOVDQU(wm.Offset(2), w)
+		VPSIGNB(w, w, aw) // |w|
+		VPBROADCASTW(wm, dw.AsX())
+		VCVTPH2PS(dw.AsX(), dw)
+		for v := 0; v < V; v++ {
+			p, sc := YMM(), YMM()
+			VPSIGNB(w, xq[v], p) // x·sign(w)
+			VPMADDUBSW(p, aw, p) // |w|·x·sign(w), pairs summed into int16
+			VPMADDWD(ones, p, p) // quads summed into int32
+			VCVTDQ2PS(p, p)
+			VMULPS(dx[v], dw, sc) // d_w·d_x
+			VFMADD231PS(p, sc, acc[r][v])
+		}
+	}
+	ADDQ(U8(34), wo)
+	ADDQ(U8(36), xo)
 	DECQ(nb)
 	JNZ(LabelRef(name + "_loop"))
 
