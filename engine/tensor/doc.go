@@ -4,8 +4,10 @@
 // activation vectors.
 //
 // Quantised weights are never expanded in memory: MatMul dequantises each
-// block as it streams through it. A Matrix's Data may be a slice of a
-// memory-mapped model file.
+// block as it streams through it. Q8_0 matrices multiply the vectors
+// quantised the same way (a float32 scale and 32 int8 per block, as
+// llama.cpp's q8_0·q8_0 product does), so each block's products are an exact
+// integer sum. A Matrix's Data may be a slice of a memory-mapped model file.
 //
 // # Batch invariance
 //
