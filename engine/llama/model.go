@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -126,23 +125,6 @@ func (m *Model) String() string {
 		float64(m.WeightBytes)/1e6, m.LoadTime.Round(time.Microsecond))
 }
 
-func loadTokenizer(path string) (*tokenizer.SentencePiece, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	var magic [4]byte
-	_, rerr := io.ReadFull(f, magic[:])
-	f.Close()
-	switch {
-	case rerr == nil && string(magic[:]) == gguf.Magic:
-		return tokenizer.LoadGGUFVocab(path)
-	case filepath.Ext(path) == ".model":
-		return tokenizer.LoadSentencePieceModel(path)
-	}
-	return tokenizer.LoadLlama2C(path)
-}
-
 // ---- GGUF ----
 
 func loadGGUF(path string, data []byte, opts Options) (*Model, error) {
@@ -221,7 +203,7 @@ func loadGGUF(path string, data []byte, opts Options) (*Model, error) {
 
 	var tok *tokenizer.SentencePiece
 	if opts.TokenizerPath != "" {
-		tok, err = loadTokenizer(opts.TokenizerPath)
+		tok, err = tokenizer.LoadSentencePieceFile(opts.TokenizerPath)
 	} else {
 		tok, err = tokenizer.SentencePieceFromGGUF(f)
 	}
@@ -463,7 +445,7 @@ func loadLlama2C(path string, data []byte, opts Options) (*Model, error) {
 	if filepath.Ext(tokPath) == ".bin" {
 		m.Tokenizer, err = tokenizer.LoadLlama2CWithSize(tokPath, c.Vocab)
 	} else {
-		m.Tokenizer, err = loadTokenizer(tokPath)
+		m.Tokenizer, err = tokenizer.LoadSentencePieceFile(tokPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("llama: %w", err)

@@ -330,20 +330,9 @@ func Generate(ctx context.Context, cfg Config, opt Options) error {
 	return g.commit()
 }
 
-// loadVocab loads a vocabulary by the file's extension.
+// loadVocab loads the vocabulary file at path (tokenizer.LoadSentencePieceFile).
 func loadVocab(path string) (*tokenizer.SentencePiece, error) {
-	var (
-		v   *tokenizer.SentencePiece
-		err error
-	)
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".model":
-		v, err = tokenizer.LoadSentencePieceModel(path)
-	case ".gguf":
-		v, err = tokenizer.LoadGGUFVocab(path)
-	default:
-		v, err = tokenizer.LoadLlama2C(path)
-	}
+	v, err := tokenizer.LoadSentencePieceFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("modelgen: vocabulary: %w", err)
 	}

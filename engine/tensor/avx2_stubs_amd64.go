@@ -64,46 +64,6 @@ func f16Block8x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, co
 //go:noescape
 func f16Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
 
-// q8Block2x5 writes to out + 4r + v·outs the dot product of q8 row r < 2 (at w + r·ws) with vector v < 5 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block2x5(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
-// q8Block1x5 writes to out + 4r + v·outs the dot product of q8 row r < 1 (at w + r·ws) with vector v < 5 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block1x5(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
-// q8Block2x4 writes to out + 4r + v·outs the dot product of q8 row r < 2 (at w + r·ws) with vector v < 4 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block2x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
-// q8Block1x4 writes to out + 4r + v·outs the dot product of q8 row r < 1 (at w + r·ws) with vector v < 4 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block1x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
-// q8Block4x2 writes to out + 4r + v·outs the dot product of q8 row r < 4 (at w + r·ws) with vector v < 2 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
-// q8Block1x2 writes to out + 4r + v·outs the dot product of q8 row r < 1 (at w + r·ws) with vector v < 2 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
-// q8Block4x1 writes to out + 4r + v·outs the dot product of q8 row r < 4 (at w + r·ws) with vector v < 1 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block4x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
-// q8Block1x1 writes to out + 4r + v·outs the dot product of q8 row r < 1 (at w + r·ws) with vector v < 1 (at x + v·xs), both count blocks of 32 long.
-//
-//go:noescape
-func q8Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-
 // q4Block2x5 writes to out + 4r + v·outs the dot product of q4 row r < 2 (at w + r·ws) with vector v < 5 (at x + v·xs), both count blocks of 32 long.
 //
 //go:noescape

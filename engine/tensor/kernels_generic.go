@@ -34,8 +34,6 @@ func matmulRowsGeneric(m *Matrix, out, x []float32, n, r0, r1 int) {
 				s = dotF32Generic(bytesF32(w), xb)
 			case F16:
 				s = dotF16Generic(w, xb)
-			case Q8_0:
-				s = dotQ8Generic(w, xb)
 			case Q4_0:
 				s = dotQ4Generic(w, xb)
 			}
@@ -66,23 +64,6 @@ func dotF16Generic(w []byte, x []float32) float32 {
 	var acc [8]float32
 	for c := range x {
 		acc[c&7] += f16At(w[2*c:]) * x[c]
-	}
-	return hsum8(&acc)
-}
-
-func dotQ8Generic(w []byte, x []float32) float32 {
-	var acc [8]float32
-	for b := 0; b < len(x)/QK; b++ {
-		blk := w[b*34 : b*34+34]
-		d := f16At(blk)
-		xb := x[b*QK : b*QK+QK]
-		var p [8]float32
-		for j := 0; j < QK; j++ {
-			p[j&7] += float32(int8(blk[2+j])) * xb[j]
-		}
-		for l := 0; l < 8; l++ {
-			acc[l] += d * p[l]
-		}
 	}
 	return hsum8(&acc)
 }

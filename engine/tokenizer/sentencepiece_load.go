@@ -3,11 +3,14 @@ package tokenizer
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/minerva-batch/minerva/engine/gguf"
 )
 
 // spMaxFile is the largest tokenizer file the loaders read (the Llama 2
@@ -407,4 +410,26 @@ func (r *pbReader) skip(f pbField) error {
 		r.off += int(f.val)
 	}
 	return nil
+}
+
+// LoadSentencePieceFile loads a SentencePiece vocabulary from any of the
+// files that carry one: a GGUF model file (told by its magic or a .gguf
+// name), a SentencePiece tokenizer.model (a .model name), or else a
+// llama2.c tokenizer.bin.
+func LoadSentencePieceFile(path string) (*SentencePiece, error) {
+	isGGUF := strings.EqualFold(filepath.Ext(path), ".gguf")
+	if f, err := os.Open(path); err == nil {
+		var magic [4]byte
+		if _, err := io.ReadFull(f, magic[:]); err == nil && string(magic[:]) == gguf.Magic {
+			isGGUF = true
+		}
+		f.Close()
+	}
+	switch {
+	case isGGUF:
+		return LoadGGUFVocab(path)
+	case strings.EqualFold(filepath.Ext(path), ".model"):
+		return LoadSentencePieceModel(path)
+	}
+	return LoadLlama2C(path)
 }

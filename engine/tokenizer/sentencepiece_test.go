@@ -1034,3 +1034,24 @@ func TestSentencePieceGGUFInferredTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadSentencePieceFile: each kind of vocabulary file is told apart and
+// loaded by its own loader.
+func TestLoadSentencePieceFile(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		size int
+	}{{spLlamaBin, 32000}, {spLlamaModel, 32000}, {spTok512, 512}, {spGGUF, 512}} {
+		sp, err := LoadSentencePieceFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, _ := sp.Encode("Once upon a time")
+		if sp.VocabSize() != c.size || (c.size == 512 && fmt.Sprint(ids) != "[1 403 407 261 378]") {
+			t.Errorf("%s: %d tokens, ids %v", c.path, sp.VocabSize(), ids)
+		}
+	}
+	if _, err := LoadSentencePieceFile("/nonexistent/tokenizer.bin"); err == nil {
+		t.Error("a missing file loaded")
+	}
+}
