@@ -171,6 +171,11 @@ func (e *Engine) Close() {
 // ErrClosed is the error of requests the engine stopped before they finished.
 var ErrClosed = errors.New("llama: engine closed")
 
+// ErrTooLong is wrapped by the error of a request that can never run: its
+// prompt does not fit the context, or its prompt and max_tokens need more KV
+// cache than the engine's whole budget. Test for it with errors.Is.
+var ErrTooLong = errors.New("request too long")
+
 // InferBatch runs every item and returns their responses in input order.
 // A bad request (empty prompt, parameter out of range, prompt longer than
 // the context) gets its own error; the others are unaffected. Cancelling ctx
@@ -296,7 +301,7 @@ func (e *Engine) prepare(s *sequence) error {
 		return fmt.Errorf("prompt: %w", err)
 	}
 	if len(ids) >= c.Context {
-		return fmt.Errorf("prompt of %d tokens (BOS included) does not fit the context of %d tokens with room for one more", len(ids), c.Context)
+		return fmt.Errorf("%w: prompt of %d tokens (BOS included) does not fit the context of %d tokens with room for one more", ErrTooLong, len(ids), c.Context)
 	}
 	s.prompt = ids
 	s.maxTokens = r.MaxTokens
@@ -308,8 +313,8 @@ func (e *Engine) prepare(s *sequence) error {
 	s.positions = min(len(ids)+s.maxTokens-1, c.Context)
 	s.kvBytes = int64(s.positions) * c.KVBytesPerPosition()
 	if s.kvBytes > e.opts.KVBudget {
-		return fmt.Errorf("request needs %d positions of KV cache (%.1f MB), more than the engine's whole budget of %.1f MB; lower max_tokens or raise the budget",
-			s.positions, float64(s.kvBytes)/1e6, float64(e.opts.KVBudget)/1e6)
+		return fmt.Errorf("%w: request needs %d positions of KV cache (%.1f MB), more than the engine's whole budget of %.1f MB; lower max_tokens or raise the budget",
+			ErrTooLong, s.positions, float64(s.kvBytes)/1e6, float64(e.opts.KVBudget)/1e6)
 	}
 	topP := r.TopP
 	if topP == 0 {

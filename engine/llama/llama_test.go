@@ -321,6 +321,9 @@ func TestBadRequests(t *testing.T) {
 		if r.Err == nil || !strings.Contains(r.Err.Error(), c.want) {
 			t.Errorf("%s: error %v; want it to say %q", r.ID, r.Err, c.want)
 		}
+		if tooLong := strings.Contains(c.want, "does not fit"); r.Err != nil && errors.Is(r.Err, ErrTooLong) != tooLong {
+			t.Errorf("%s: errors.Is(%v, ErrTooLong) = %v, want %v", r.ID, r.Err, !tooLong, tooLong)
+		}
 	}
 	for _, r := range []batch.Response[Completion]{got[0], got[len(got)-1]} {
 		if r.Err != nil || r.Data.CompletionTokens != 5 {
@@ -370,7 +373,7 @@ func TestPriorityAndBudget(t *testing.T) {
 			t.Errorf("%s: %v", r.ID, r.Err)
 		}
 	}
-	if err := res[6].Err; err == nil || !strings.Contains(err.Error(), "more than the engine's whole budget") {
+	if err := res[6].Err; err == nil || !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), "more than the engine's whole budget") {
 		t.Errorf("huge request: %v", err)
 	}
 	if e2.maxActive != 2 {
