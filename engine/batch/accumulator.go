@@ -18,6 +18,12 @@ type Observation struct {
 	// DurationNanos is the item's own processing time in nanoseconds.
 	// Negative values count as 0.
 	DurationNanos int64
+	// PromptTokens and CompletionTokens are an inference item's token
+	// counts (0 elsewhere).
+	PromptTokens, CompletionTokens int64
+	// TTFTNanos is an inference item's time to first token; 0 when it has
+	// none (a failed item) or the backend could not measure it.
+	TTFTNanos int64
 }
 
 // NewObservation returns the Observation of an item that started at start
@@ -57,6 +63,10 @@ type Accumulator struct {
 	LastEndUnixNano int64
 	// Latency is the sketch of item durations.
 	Latency Sketch
+	// PromptTokens and CompletionTokens are the totals of the observations'.
+	PromptTokens, CompletionTokens int64
+	// TTFT is the sketch of the positive TTFTNanos.
+	TTFT Sketch
 }
 
 // Add records one observation.
@@ -79,6 +89,11 @@ func (a *Accumulator) Add(o Observation) {
 	a.Tokens += o.Tokens
 	a.Bytes += o.Bytes
 	a.Latency.Add(d)
+	a.PromptTokens += o.PromptTokens
+	a.CompletionTokens += o.CompletionTokens
+	if o.TTFTNanos > 0 {
+		a.TTFT.Add(o.TTFTNanos)
+	}
 }
 
 // Merge adds everything recorded in b to a. b is not modified and a does not
@@ -101,6 +116,9 @@ func (a *Accumulator) Merge(b Accumulator) {
 	a.Tokens += b.Tokens
 	a.Bytes += b.Bytes
 	a.Latency.Merge(b.Latency)
+	a.PromptTokens += b.PromptTokens
+	a.CompletionTokens += b.CompletionTokens
+	a.TTFT.Merge(b.TTFT)
 }
 
 // Stats summarises the accumulated observations. WallTime is measured from
@@ -113,7 +131,7 @@ func (a Accumulator) Stats() Stats {
 		return Stats{}
 	}
 	p := a.Latency.quantiles(0.50, 0.95, 0.99)
-	return newStats(statsInput{
+	s := newStats(statsInput{
 		items:     a.Items,
 		succeeded: a.Succeeded,
 		wall:      time.Duration(a.LastEndUnixNano - a.FirstStartUnixNano),
@@ -125,4 +143,11 @@ func (a Accumulator) Stats() Stats {
 		tokens:    a.Tokens,
 		bytes:     a.Bytes,
 	})
+	s.PromptTokens, s.CompletionTokens = a.PromptTokens, a.CompletionTokens
+	s.CompletionTokensPerSecond = perSecond(float64(a.CompletionTokens), s.WallTime)
+	if a.TTFT.Count() > 0 {
+		t := a.TTFT.quantiles(0.50, 0.95, 0.99)
+		s.P50TTFT, s.P95TTFT, s.P99TTFT = time.Duration(t[0]), time.Duration(t[1]), time.Duration(t[2])
+	}
+	return s
 }

@@ -49,6 +49,36 @@ type Stats struct {
 	TotalBytes int64
 	// BytesPerSecond is TotalBytes / WallTime.
 	BytesPerSecond float64
+
+	// Inference runs only (zero elsewhere, and left out of the JSON):
+	// PromptTokens and CompletionTokens are the token totals of the
+	// succeeded items; CompletionTokensPerSecond is CompletionTokens /
+	// WallTime; P50TTFT, P95TTFT and P99TTFT are percentiles of the time to
+	// first token of the items that measured one.
+	PromptTokens, CompletionTokens int64
+	CompletionTokensPerSecond      float64
+	P50TTFT, P95TTFT, P99TTFT      time.Duration
+	// SLA is the verdict on a latency target, when the job set one.
+	SLA *SLA
+}
+
+// SLA is a latency service-level verdict: whether the run's p95 item latency
+// met the target.
+type SLA struct {
+	TargetP95 time.Duration
+	P95       time.Duration
+	Met       bool
+}
+
+// CheckSLA returns the verdict of s against a p95 latency target.
+func (s Stats) CheckSLA(targetP95 time.Duration) *SLA {
+	return &SLA{TargetP95: targetP95, P95: s.P95Latency, Met: s.P95Latency <= targetP95}
+}
+
+type slaJSON struct {
+	TargetP95MS float64 `json:"target_p95_ms"`
+	P95MS       float64 `json:"p95_ms"`
+	Met         bool    `json:"met"`
 }
 
 // statsInput holds the measured aggregates Stats is derived from.
@@ -111,15 +141,30 @@ type statsJSON struct {
 	TokensPerSecond     float64 `json:"tokens_per_second"`
 	TotalBytes          int64   `json:"total_bytes"`
 	BytesPerSecond      float64 `json:"bytes_per_second"`
+
+	PromptTokens              int64    `json:"prompt_tokens,omitempty"`
+	CompletionTokens          int64    `json:"completion_tokens,omitempty"`
+	CompletionTokensPerSecond float64  `json:"completion_tokens_per_second,omitempty"`
+	P50TTFTMS                 float64  `json:"p50_ttft_ms,omitempty"`
+	P95TTFTMS                 float64  `json:"p95_ttft_ms,omitempty"`
+	P99TTFTMS                 float64  `json:"p99_ttft_ms,omitempty"`
+	SLA                       *slaJSON `json:"sla,omitempty"`
 }
 
 // MarshalJSON encodes s with snake_case keys (total_items, succeeded,
 // failed, wall_time_ms, sum_item_time_ms, items_per_second, mean_latency_ms,
 // p50_latency_ms, p95_latency_ms, p99_latency_ms, max_latency_ms,
 // speedup_vs_sequential, total_tokens, tokens_per_second, total_bytes,
-// bytes_per_second). Durations are float milliseconds. Non-finite rates are
+// bytes_per_second; for inference runs also prompt_tokens,
+// completion_tokens, completion_tokens_per_second, p50/p95/p99_ttft_ms and
+// sla {target_p95_ms, p95_ms, met}, left out when zero or unset). Durations
+// are float milliseconds. Non-finite rates are
 // written as 0 so the output is always valid JSON.
 func (s Stats) MarshalJSON() ([]byte, error) {
+	var sla *slaJSON
+	if s.SLA != nil {
+		sla = &slaJSON{TargetP95MS: toMS(s.SLA.TargetP95), P95MS: toMS(s.SLA.P95), Met: s.SLA.Met}
+	}
 	return json.Marshal(statsJSON{
 		TotalItems:          s.TotalItems,
 		Succeeded:           s.Succeeded,
@@ -137,6 +182,14 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		TokensPerSecond:     finite(s.TokensPerSecond),
 		TotalBytes:          s.TotalBytes,
 		BytesPerSecond:      finite(s.BytesPerSecond),
+
+		PromptTokens:              s.PromptTokens,
+		CompletionTokens:          s.CompletionTokens,
+		CompletionTokensPerSecond: finite(s.CompletionTokensPerSecond),
+		P50TTFTMS:                 toMS(s.P50TTFT),
+		P95TTFTMS:                 toMS(s.P95TTFT),
+		P99TTFTMS:                 toMS(s.P99TTFT),
+		SLA:                       sla,
 	})
 }
 
@@ -166,6 +219,16 @@ func (s *Stats) UnmarshalJSON(data []byte) error {
 		TokensPerSecond:     w.TokensPerSecond,
 		TotalBytes:          w.TotalBytes,
 		BytesPerSecond:      w.BytesPerSecond,
+
+		PromptTokens:              w.PromptTokens,
+		CompletionTokens:          w.CompletionTokens,
+		CompletionTokensPerSecond: w.CompletionTokensPerSecond,
+		P50TTFT:                   fromMS(w.P50TTFTMS),
+		P95TTFT:                   fromMS(w.P95TTFTMS),
+		P99TTFT:                   fromMS(w.P99TTFTMS),
+	}
+	if w.SLA != nil {
+		s.SLA = &SLA{TargetP95: fromMS(w.SLA.TargetP95MS), P95: fromMS(w.SLA.P95MS), Met: w.SLA.Met}
 	}
 	return nil
 }
@@ -206,6 +269,17 @@ func (s Stats) Summary() string {
 		fmtDuration(s.P50Latency), fmtDuration(s.P95Latency), fmtDuration(s.P99Latency),
 		fmtDuration(s.MaxLatency), fmtDuration(s.MeanLatency))
 	fmt.Fprintf(&b, "speedup:    %.2fx vs sequential", finite(s.SpeedupVsSequential))
+	if s.PromptTokens > 0 || s.CompletionTokens > 0 {
+		fmt.Fprintf(&b, "\ntokens:     %d prompt, %d completion (%.1f completion tokens/s)", s.PromptTokens, s.CompletionTokens, finite(s.CompletionTokensPerSecond))
+		fmt.Fprintf(&b, "\nttft:       p50 %s, p95 %s, p99 %s", fmtDuration(s.P50TTFT), fmtDuration(s.P95TTFT), fmtDuration(s.P99TTFT))
+	}
+	if s.SLA != nil {
+		verdict := "met"
+		if !s.SLA.Met {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(&b, "\nsla:        p95 %s against a target of %s: %s", fmtDuration(s.SLA.P95), fmtDuration(s.SLA.TargetP95), verdict)
+	}
 	return b.String()
 }
 
