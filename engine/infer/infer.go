@@ -148,6 +148,12 @@ func (s Spec) Resolve(id string, d Defaults, context int) (Request, error) {
 	return r, Check(r, context)
 }
 
+// TokenCounter is implemented by backends that can count a request's prompt
+// tokens themselves (BOS included), for batch sizing by cost.
+type TokenCounter interface {
+	PromptTokens(r Request) int
+}
+
 // FieldError is a row-level problem with one field of a request.
 type FieldError struct {
 	Field   string // the field as named in the request's schema, e.g. "top_p"
@@ -186,11 +192,9 @@ func Check(r Request, context int) error {
 			return bad("stop", "string %d is empty", i)
 		}
 	}
-	for i, m := range r.Messages {
-		switch m.Role {
-		case "system", "user", "assistant":
-		default:
-			return bad("messages", "message %d has role %q; want system, user or assistant", i, m.Role)
+	if r.IsChat() {
+		if _, err := RenderChat(r.Messages); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -209,12 +213,13 @@ func RowSeed(jobSeed uint64, id string) uint64 {
 	return binary.LittleEndian.Uint64(h.Sum(nil)) & math.MaxInt64
 }
 
-// RenderChat turns chat messages into a prompt in the Llama 2 chat format,
-// as llama2.c's run.c does in chat mode: a system message goes inside the
-// first user turn's <<SYS>> block, each user turn is wrapped in [INST] …
-// [/INST], and assistant turns follow their user turn. BOS is added by the
-// tokenizer, as for any prompt; earlier exchanges are closed with "</s><s>"
-// as text, which Llama 2's SentencePiece vocabulary maps to EOS and BOS.
+// RenderChat turns chat messages into a prompt in the Llama 2 chat format
+// of llama2.c's run.c chat mode: a system message goes inside the first
+// user turn's <<SYS>> block, each user turn is wrapped in [INST] … [/INST],
+// and each assistant turn follows its user turn. The prompt is text, so
+// where run.c feeds the ids EOS and BOS between earlier exchanges, the
+// rendering has a space (the tokenizer does not map the text "</s><s>" to
+// those ids); BOS is added once, by the tokenizer, as for any prompt.
 func RenderChat(msgs []Message) (string, error) {
 	var b strings.Builder
 	system := ""
@@ -231,7 +236,7 @@ func RenderChat(msgs []Message) (string, error) {
 				return "", &FieldError{Field: "messages", Problem: fmt.Sprintf("message %d: two user messages in a row", i)}
 			}
 			if b.Len() > 0 {
-				b.WriteString("</s><s>")
+				b.WriteString(" ")
 			}
 			b.WriteString("[INST] ")
 			if system != "" {
@@ -244,7 +249,7 @@ func RenderChat(msgs []Message) (string, error) {
 			if !inTurn {
 				return "", &FieldError{Field: "messages", Problem: fmt.Sprintf("message %d: an assistant message must follow a user message", i)}
 			}
-			b.WriteString(" " + m.Content + " ")
+			b.WriteString(" " + m.Content)
 			inTurn = false
 		default:
 			return "", &FieldError{Field: "messages", Problem: fmt.Sprintf("message %d has role %q; want system, user or assistant", i, m.Role)}
@@ -310,6 +315,21 @@ func (l *Local) Infer(ctx context.Context, items []batch.Item[Request]) []batch.
 			Data: Completion{Completion: r.Data, Model: name}}
 	}
 	return out
+}
+
+// PromptTokens counts the tokens of r's prompt (or rendered chat) with the
+// model's tokenizer, BOS included; a prompt the tokenizer rejects counts its
+// bytes.
+func (l *Local) PromptTokens(r Request) int {
+	p := r.Prompt
+	if r.IsChat() {
+		p, _ = RenderChat(r.Messages)
+	}
+	ids, err := l.m.Tokenizer.Encode(p)
+	if err != nil {
+		return len(p)
+	}
+	return len(ids)
 }
 
 // Close stops the engine and unmaps the model.
