@@ -58,14 +58,21 @@ func newValidation(idColumn string, dups []Duplicate) validation {
 // not empty, is a problem of the value field found by the caller, worded to
 // follow the field's name (" is null").
 func (v validation) check(file string, row int64, id string, idNull bool, field, problem string) string {
-	ref := rowRef(file, row, id, idNull)
+	if p := v.problem(file, row, idNull, field, problem); p != "" {
+		return rowRef(file, row, id, idNull) + ": " + p
+	}
+	return ""
+}
+
+// problem is check's message without the row reference.
+func (v validation) problem(file string, row int64, idNull bool, field, problem string) string {
 	switch d, dup := v.dups[rowKey{file, row}]; {
 	case idNull:
-		return fmt.Sprintf("%s: field %q is null; every row needs an id", ref, v.idColumn)
+		return fmt.Sprintf("field %q is null; every row needs an id", v.idColumn)
 	case dup:
-		return fmt.Sprintf("%s: field %q: duplicate id %q, first seen at %s", ref, v.idColumn, d.ID, d.First)
+		return fmt.Sprintf("field %q: duplicate id %q, first seen at %s", v.idColumn, d.ID, d.First)
 	case problem != "":
-		return fmt.Sprintf("%s: field %q%s", ref, field, problem)
+		return fmt.Sprintf("field %q%s", field, problem)
 	}
 	return ""
 }
@@ -139,11 +146,23 @@ func (f *ReadTokensFn) ProcessElement(ctx context.Context, path string, emit fun
 	})
 }
 
-// FindDuplicates reads only the id column of files, in order, and returns
-// every row whose id occurred before (null ids are not duplicates; they fail
-// on their own). It runs before the pipeline so that "first occurrence" is
-// deterministic whatever the runner's splitting.
+// FindDuplicates reads only the id column of Parquet files, in order, and
+// returns every row whose id occurred before (null ids are not duplicates;
+// they fail on their own). It runs before the pipeline so that "first
+// occurrence" is deterministic whatever the runner's splitting.
 func FindDuplicates(ctx context.Context, files []string, idColumn string) ([]Duplicate, error) {
+	return FindDuplicatesWith(ctx, files, func(ctx context.Context, file string, fn func(int64, string, bool) error) error {
+		return parquetio.ReadIDs(ctx, file, idColumn, fn)
+	})
+}
+
+// IDReader streams the ids of one input file: each row's (or line's)
+// number, id and whether the id is null.
+type IDReader func(ctx context.Context, file string, fn func(row int64, id string, null bool) error) error
+
+// FindDuplicatesWith is FindDuplicates over files of any format, read with
+// readIDs.
+func FindDuplicatesWith(ctx context.Context, files []string, readIDs IDReader) ([]Duplicate, error) {
 	type loc struct {
 		file string
 		row  int64
@@ -151,7 +170,7 @@ func FindDuplicates(ctx context.Context, files []string, idColumn string) ([]Dup
 	seen := map[string]loc{}
 	var dups []Duplicate
 	for _, file := range files {
-		err := parquetio.ReadIDs(ctx, file, idColumn, func(i int64, id string, null bool) error {
+		err := readIDs(ctx, file, func(i int64, id string, null bool) error {
 			if null {
 				return nil
 			}

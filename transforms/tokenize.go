@@ -59,25 +59,10 @@ var (
 
 // outcome is what one row became: exactly one of res or fail is set.
 type outcome[R, F any] struct {
-	res  *R
-	fail *F
-	obs  batch.Observation
-}
-
-// bundleBatcher buffers the rows of a bundle into batches of size rows and
-// runs each batch through work on a background goroutine, keeping at most
-// depth batches in flight. Finished batches are handed back in submission
-// order on the caller's goroutine, because Beam emitters may only be called
-// from the DoFn's own methods.
-type bundleBatcher[In, R, F any] struct {
-	size, depth int
-	work        func(context.Context, []In) []outcome[R, F]
-	buf         []In
-	pending     []chan []outcome[R, F]
-}
-
-func newBundleBatcher[In, R, F any](size int, work func(context.Context, []In) []outcome[R, F]) *bundleBatcher[In, R, F] {
-	return &bundleBatcher[In, R, F]{size: size, depth: 2, work: work, buf: make([]In, 0, size)}
+	res     *R
+	fail    *F
+	obs     batch.Observation
+	retries int64 // attempts after the first (inference over HTTP)
 }
 
 // emitter sends outcomes to a DoFn's outputs and counts them.
@@ -102,52 +87,6 @@ func (e emitter[R, F]) emit(outs []outcome[R, F]) {
 	}
 }
 
-// add buffers one row, submitting the batch when it is full.
-func (b *bundleBatcher[In, R, F]) add(ctx context.Context, row In, e emitter[R, F]) {
-	b.buf = append(b.buf, row)
-	if len(b.buf) >= b.size {
-		b.submit(ctx, e)
-	}
-}
-
-// finish submits the last partial batch and waits for every batch in flight.
-func (b *bundleBatcher[In, R, F]) finish(ctx context.Context, e emitter[R, F]) {
-	b.submit(ctx, e)
-	for len(b.pending) > 0 {
-		b.popWait(e)
-	}
-}
-
-func (b *bundleBatcher[In, R, F]) submit(ctx context.Context, e emitter[R, F]) {
-	if len(b.buf) == 0 {
-		return
-	}
-	items := b.buf
-	b.buf = make([]In, 0, b.size)
-	done := make(chan []outcome[R, F], 1)
-	b.pending = append(b.pending, done)
-	go func() { done <- b.work(ctx, items) }()
-	for len(b.pending) > b.depth {
-		b.popWait(e)
-	}
-	// Hand back whatever has already finished, without waiting.
-	for len(b.pending) > 0 {
-		select {
-		case out := <-b.pending[0]:
-			b.pending = b.pending[1:]
-			e.emit(out)
-		default:
-			return
-		}
-	}
-}
-
-func (b *bundleBatcher[In, R, F]) popWait(e emitter[R, F]) {
-	out := <-b.pending[0]
-	b.pending = b.pending[1:]
-	e.emit(out)
-}
-
 type (
 	tokenizeOutcome   = outcome[parquetio.TokenResult, TokenizeFailure]
 	detokenizeOutcome = outcome[parquetio.TextResult, DetokenizeFailure]
@@ -165,7 +104,7 @@ type TokenizeFn struct {
 	Threads   int
 
 	tok     *tokenizer.BPE
-	batches *bundleBatcher[TextRow, parquetio.TokenResult, TokenizeFailure]
+	batches *bundleBatcher[TextRow, tokenizeOutcome]
 }
 
 // Setup loads the tokenizer (its vocabulary is shared by the process).
@@ -183,7 +122,7 @@ func (f *TokenizeFn) Setup() error {
 
 // StartBundle starts an empty batch.
 func (f *TokenizeFn) StartBundle(_ context.Context, _ func(parquetio.TokenResult), _ func(TokenizeFailure), _ func(batch.Observation)) {
-	f.batches = newBundleBatcher(f.BatchSize, f.encode)
+	f.batches = newBundleBatcher(fixedSize(f.BatchSize), nil, 2, f.encode)
 }
 
 // ProcessElement buffers one row and encodes a full batch.
@@ -195,12 +134,12 @@ func (f *TokenizeFn) ProcessElement(ctx context.Context, row TextRow, res func(p
 			obs: batch.Observation{StartUnixNano: time.Now().UnixNano(), Bytes: int64(len(row.Text))}}})
 		return
 	}
-	f.batches.add(ctx, row, e)
+	f.batches.add(ctx, row, e.emit)
 }
 
 // FinishBundle encodes the last partial batch and waits for batches in flight.
 func (f *TokenizeFn) FinishBundle(ctx context.Context, res func(parquetio.TokenResult), fail func(TokenizeFailure), obs func(batch.Observation)) {
-	f.batches.finish(ctx, emitter[parquetio.TokenResult, TokenizeFailure]{ctx, res, fail, obs})
+	f.batches.finish(ctx, emitter[parquetio.TokenResult, TokenizeFailure]{ctx, res, fail, obs}.emit)
 }
 
 // encode runs one batch; it is called on a background goroutine.
@@ -257,7 +196,7 @@ type DetokenizeFn struct {
 	Threads   int
 
 	tok     *tokenizer.BPE
-	batches *bundleBatcher[TokenRow, parquetio.TextResult, DetokenizeFailure]
+	batches *bundleBatcher[TokenRow, detokenizeOutcome]
 }
 
 // Setup loads the tokenizer.
@@ -275,7 +214,7 @@ func (f *DetokenizeFn) Setup() error {
 
 // StartBundle starts an empty batch.
 func (f *DetokenizeFn) StartBundle(_ context.Context, _ func(parquetio.TextResult), _ func(DetokenizeFailure), _ func(batch.Observation)) {
-	f.batches = newBundleBatcher(f.BatchSize, f.decode)
+	f.batches = newBundleBatcher(fixedSize(f.BatchSize), nil, 2, f.decode)
 }
 
 // ProcessElement buffers one row and decodes a full batch.
@@ -287,12 +226,12 @@ func (f *DetokenizeFn) ProcessElement(ctx context.Context, row TokenRow, res fun
 			obs: batch.Observation{StartUnixNano: time.Now().UnixNano()}}})
 		return
 	}
-	f.batches.add(ctx, row, e)
+	f.batches.add(ctx, row, e.emit)
 }
 
 // FinishBundle decodes the last partial batch and waits for batches in flight.
 func (f *DetokenizeFn) FinishBundle(ctx context.Context, res func(parquetio.TextResult), fail func(DetokenizeFailure), obs func(batch.Observation)) {
-	f.batches.finish(ctx, emitter[parquetio.TextResult, DetokenizeFailure]{ctx, res, fail, obs})
+	f.batches.finish(ctx, emitter[parquetio.TextResult, DetokenizeFailure]{ctx, res, fail, obs}.emit)
 }
 
 // decode runs one batch; it is called on a background goroutine.

@@ -13,6 +13,14 @@ import (
 // DefaultShardRows is the number of rows after which a sink starts a new shard.
 const DefaultShardRows = 100_000
 
+// shardFile is one output shard being written: a Parquet
+// parquetio.ShardWriter or a JSONL openaibatch.ShardWriter.
+type shardFile[T any] interface {
+	Write(rows ...T) error
+	Commit() (string, error)
+	Abort() error
+}
+
 // shardSink writes the rows of a bundle to shards of at most maxRows rows,
 // each under a temporary name until it is committed at the end of the
 // bundle (or when it is full).
@@ -21,31 +29,41 @@ type shardSink[T any] struct {
 	maxRows     int64
 	id          string
 	seq         int
-	w           *parquetio.ShardWriter[T]
+	rows        int64
+	open        func(dir, prefix, name string) (shardFile[T], error)
+	w           shardFile[T]
 }
 
+// newShardSink returns a sink of Parquet shards.
 func newShardSink[T any](dir, prefix string, maxRows int64) *shardSink[T] {
+	return newShardSinkWith(dir, prefix, maxRows, func(dir, prefix, name string) (shardFile[T], error) {
+		return parquetio.NewShardWriter[T](dir, prefix, name, parquetio.ShardOptions{})
+	})
+}
+
+// newShardSinkWith returns a sink whose shards are opened with open.
+func newShardSinkWith[T any](dir, prefix string, maxRows int64, open func(dir, prefix, name string) (shardFile[T], error)) *shardSink[T] {
 	if maxRows <= 0 {
 		maxRows = DefaultShardRows
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &shardSink[T]{dir: dir, prefix: prefix, maxRows: maxRows, id: hex.EncodeToString(b[:])}
+	return &shardSink[T]{dir: dir, prefix: prefix, maxRows: maxRows, id: hex.EncodeToString(b[:]), open: open}
 }
 
 func (s *shardSink[T]) write(row T) error {
 	if s.w == nil {
 		s.seq++
-		w, err := parquetio.NewShardWriter[T](s.dir, s.prefix, fmt.Sprintf("%s-%05d", s.id, s.seq), parquetio.ShardOptions{})
+		w, err := s.open(s.dir, s.prefix, fmt.Sprintf("%s-%05d", s.id, s.seq))
 		if err != nil {
 			return err
 		}
-		s.w = w
+		s.w, s.rows = w, 0
 	}
 	if err := s.w.Write(row); err != nil {
 		return err
 	}
-	if s.w.Rows() >= s.maxRows {
+	if s.rows++; s.rows >= s.maxRows {
 		return s.commit()
 	}
 	return nil

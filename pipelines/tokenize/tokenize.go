@@ -9,26 +9,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	//lint:ignore SA1019 the direct runner is one of the two runners the jobs are tested on
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // runner "direct"
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"  // runner "prism"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/minerva-batch/minerva/engine/batch"
 	"github.com/minerva-batch/minerva/engine/tokenizer"
 	"github.com/minerva-batch/minerva/io/parquetio"
+	"github.com/minerva-batch/minerva/pipelines/internal/job"
 	"github.com/minerva-batch/minerva/transforms"
 )
 
 // Runners are the Beam runners a job can run on.
-var Runners = []string{"prism", "direct"}
+var Runners = job.Runners
 
 // Config is a tokenization job.
 type Config struct {
@@ -106,25 +100,13 @@ func validateJob(inputs []string, output string, batchSize *int, threads int, ru
 	if threads < 0 {
 		errs = append(errs, fmt.Errorf("threads %d is negative; use 0 for all cores", threads))
 	}
-	if *runner == "" {
-		*runner = "prism"
-	}
-	if !contains(Runners, *runner) {
-		errs = append(errs, fmt.Errorf("unknown runner %q: use one of %v", *runner, Runners))
+	if err := job.CheckRunner(runner); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := tokenizer.New(encoding, opts); err != nil {
 		errs = append(errs, fmt.Errorf("encoding: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // plan is what the job-level checks found.
@@ -151,49 +133,13 @@ func prepare(ctx context.Context, inputs []string, idColumn string, output strin
 		}
 		p.rows += info.NumRows
 	}
-	if err := prepareOutput(output, overwrite); err != nil {
+	if err := job.PrepareOutput(output, overwrite); err != nil {
 		return nil, err
 	}
 	if p.dups, err = transforms.FindDuplicates(ctx, files, idColumn); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// previousRun lists the files of an earlier run in dir.
-func previousRun(dir string) ([]string, error) {
-	var found []string
-	for _, pat := range []string{"results-*.parquet", "errors-*.parquet", transforms.StatsFile, ".results-*", ".errors-*", "." + transforms.StatsFile + ".tmp"} {
-		m, err := filepath.Glob(filepath.Join(dir, pat))
-		if err != nil {
-			return nil, err
-		}
-		found = append(found, m...)
-	}
-	sort.Strings(found)
-	return found, nil
-}
-
-func prepareOutput(dir string, overwrite bool) error {
-	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		return fmt.Errorf("output %q is a file, not a folder", dir)
-	}
-	old, err := previousRun(dir)
-	if err != nil {
-		return fmt.Errorf("output %q: %w", dir, err)
-	}
-	if len(old) > 0 && !overwrite {
-		return fmt.Errorf("output %q holds a previous run (%d files such as %s); use --overwrite to replace it or choose another folder", dir, len(old), filepath.Base(old[0]))
-	}
-	for _, f := range old {
-		if err := os.Remove(f); err != nil {
-			return fmt.Errorf("output %q: removing the previous run: %w", dir, err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("output %q: %w", dir, err)
-	}
-	return nil
 }
 
 // Run runs a tokenization job and returns its report. A job-level problem
@@ -232,81 +178,28 @@ func idColumn(name string) string {
 // execute runs the pipeline and completes the output folder.
 func execute(ctx context.Context, pipe *beam.Pipeline, runner, output string, p *plan, finishFn func(string) (int64, int64, error)) (*Report, error) {
 	slog.Info("starting job", "runner", runner, "files", len(p.files), "rows", p.rows, "output", output)
-	start := time.Now()
-	pr, err := beam.Run(ctx, runner, pipe)
+	m, elapsed, err := job.Execute(ctx, pipe, runner)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline on runner %s: %w", runner, err)
+		return nil, err
 	}
-	rep := &Report{Inputs: p.files, Rows: p.rows, Output: output, Runner: runner, Elapsed: time.Since(start), Counters: map[string]int64{}}
-	if pr != nil {
-		for _, c := range pr.Metrics().AllMetrics().Counters() {
-			rep.Counters[c.Key.Name] += c.Committed
-		}
-	}
+	rep := &Report{Inputs: p.files, Rows: p.rows, Output: output, Runner: runner, Elapsed: elapsed, Counters: m.Counters}
 	if rep.Results, rep.Errors, err = finishFn(output); err != nil {
 		return nil, err
 	}
-	if rep.Stats, err = transforms.ReadStatsFile(output); err != nil {
+	if rep.Stats, err = job.EnsureStats(output); err != nil {
 		return nil, err
 	}
-	if got := rep.Results + rep.Errors; got != p.rows {
-		return rep, fmt.Errorf("row accounting: %d input rows but %d results + %d errors = %d output rows", p.rows, rep.Results, rep.Errors, got)
-	}
-	return rep, nil
+	return rep, job.CheckAccounting(p.rows, rep.Results, rep.Errors)
 }
 
 // finish makes sure the output folder has a results and an errors file (an
-// empty one when no row went that way) and a stats.json (zero statistics for
-// an empty input), and counts the rows written.
+// empty one when no row went that way) and counts the rows written.
 func finish[R, E any](dir string) (results, errs int64, err error) {
-	if results, err = ensureShards[R](dir, "results"); err != nil {
+	if results, err = job.ParquetShards[R](dir, "results"); err != nil {
 		return 0, 0, err
 	}
-	if errs, err = ensureShards[E](dir, "errors"); err != nil {
+	if errs, err = job.ParquetShards[E](dir, "errors"); err != nil {
 		return 0, 0, err
-	}
-	if _, err := os.Stat(filepath.Join(dir, transforms.StatsFile)); errors.Is(err, os.ErrNotExist) {
-		if err := transforms.WriteStatsFile(dir, batch.Stats{}); err != nil {
-			return 0, 0, err
-		}
 	}
 	return results, errs, nil
-}
-
-func ensureShards[T any](dir, prefix string) (int64, error) {
-	shards, err := filepath.Glob(filepath.Join(dir, prefix+"-*.parquet"))
-	if err != nil {
-		return 0, err
-	}
-	if len(shards) == 0 {
-		_, err := parquetio.WriteEmpty[T](dir, prefix, "empty")
-		return 0, err
-	}
-	var n int64
-	for _, s := range shards {
-		rows, err := countRows(s)
-		if err != nil {
-			return 0, err
-		}
-		n += rows
-	}
-	return n, nil
-}
-
-// countRows returns the number of rows of a Parquet file from its footer.
-func countRows(path string) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return 0, fmt.Errorf("output %q: %w", path, err)
-	}
-	return pf.NumRows(), nil
 }
