@@ -4,11 +4,12 @@ NPM     ?= npm
 # Arguments for the demo job of `make run`.
 RUN_ARGS ?=
 
-.PHONY: run test deps xcheck-deps vet unit pipeline-direct generate bench-cli bench-tokenize bench-engine clean help
+.PHONY: run run-infer bench-infer test deps xcheck-deps vet unit pipeline-direct generate bench-cli bench-tokenize bench-engine clean help
 
 help:
 	@echo "make run    - tokenize testdata/corpus.parquet into ./out on Beam's prism runner and print the statistics"
 	@echo "make test   - the whole test suite (installs the node cross-check packages itself)"
+	@echo "make run-infer - batch inference demo: testdata/requests.parquet on stories260K into ./out-infer"
 
 ## deps: fetch the Go modules.
 deps:
@@ -23,6 +24,11 @@ xcheck-deps: tools/xcheck/node_modules/.package-lock.json tools/bench/node_modul
 ## run: the demo tokenization job (running it twice works: --overwrite).
 run: deps
 	$(GO) run ./cmd/run tokenize --config configs/tokenize.yaml --output out --overwrite $(RUN_ARGS)
+
+## run-infer: the demo batch inference job (configs/infer.yaml) on the
+## stories260K model from ../shared/models.
+run-infer: deps
+	$(GO) run ./cmd/run infer --config configs/infer.yaml --overwrite $(RUN_ARGS)
 
 ## test: vet, every package's tests (pipelines on prism), then the pipeline
 ## tests again on the direct runner.

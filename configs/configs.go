@@ -88,6 +88,102 @@ type Detokenize struct {
 	} `yaml:"columns"`
 }
 
+// Infer is the configuration of a batch inference job (configs/infer.yaml).
+type Infer struct {
+	Input     StringList `yaml:"input"`
+	Output    string     `yaml:"output"`
+	Format    string     `yaml:"format"`
+	Backend   string     `yaml:"backend"`
+	Model     string     `yaml:"model"`
+	Tokenizer string     `yaml:"tokenizer"`
+	Context   int        `yaml:"context"`
+	Endpoint  string     `yaml:"endpoint"`
+	APIKeyEnv string     `yaml:"api_key_env"`
+	TimeoutMS int64      `yaml:"timeout_ms"`
+	// MaxAttempts bounds the HTTP attempts per request, the first included.
+	MaxAttempts int  `yaml:"max_attempts"`
+	BatchSize   int  `yaml:"batch_size"`
+	Adaptive    bool `yaml:"adaptive"`
+	// TargetLatencyMS and MaxBatch bound adaptive batches.
+	TargetLatencyMS int64  `yaml:"target_latency_ms"`
+	MaxBatch        int    `yaml:"max_batch"`
+	InFlight        int    `yaml:"in_flight"`
+	MaxInFlight     int    `yaml:"max_in_flight"`
+	KVBudgetMB      int64  `yaml:"kv_budget_mb"`
+	Threads         int    `yaml:"threads"`
+	Runner          string `yaml:"runner"`
+	Overwrite       bool   `yaml:"overwrite"`
+	ShardRows       int64  `yaml:"shard_rows"`
+	SLAP95MS        int64  `yaml:"sla_p95_ms"`
+	Seed            uint64 `yaml:"seed"`
+	Defaults        struct {
+		MaxTokens   int        `yaml:"max_tokens"`
+		Temperature float64    `yaml:"temperature"`
+		TopP        float64    `yaml:"top_p"`
+		TopK        int        `yaml:"top_k"`
+		Stop        StringList `yaml:"stop"`
+	} `yaml:"defaults"`
+	Columns struct {
+		ID          string `yaml:"id"`
+		Prompt      string `yaml:"prompt"`
+		MaxTokens   string `yaml:"max_tokens"`
+		Temperature string `yaml:"temperature"`
+		TopP        string `yaml:"top_p"`
+		TopK        string `yaml:"top_k"`
+		Seed        string `yaml:"seed"`
+		Stop        string `yaml:"stop"`
+		Priority    string `yaml:"priority"`
+	} `yaml:"columns"`
+}
+
+// LoadInfer reads and checks a batch inference job configuration. Ranges
+// that depend on the model (max_tokens against the context) are checked
+// when the job starts.
+func LoadInfer(path string) (*Infer, error) {
+	var c Infer
+	if err := load(path, &c); err != nil {
+		return nil, err
+	}
+	errs := []error{checkCommon(path, c.BatchSize, c.Threads, c.ShardRows)}
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config %s: "+format, append([]any{path}, args...)...))
+	}
+	d := c.Defaults
+	switch {
+	case d.MaxTokens < 0:
+		bad("defaults.max_tokens %d is negative (0 means 256)", d.MaxTokens)
+	case !(d.Temperature >= 0 && d.Temperature <= 2):
+		bad("defaults.temperature %v is out of range 0.0–2.0", d.Temperature)
+	case !(d.TopP >= 0 && d.TopP <= 1):
+		bad("defaults.top_p %v is out of range (0, 1] (0 means 1)", d.TopP)
+	case d.TopK < 0:
+		bad("defaults.top_k %d is negative", d.TopK)
+	}
+	for _, v := range []struct {
+		key string
+		n   int64
+	}{{"context", int64(c.Context)}, {"timeout_ms", c.TimeoutMS}, {"max_attempts", int64(c.MaxAttempts)}, {"target_latency_ms", c.TargetLatencyMS},
+		{"max_batch", int64(c.MaxBatch)}, {"in_flight", int64(c.InFlight)}, {"max_in_flight", int64(c.MaxInFlight)}, {"kv_budget_mb", c.KVBudgetMB}, {"sla_p95_ms", c.SLAP95MS}} {
+		if v.n < 0 {
+			bad("%s %d is negative (0 means the default)", v.key, v.n)
+		}
+	}
+	switch c.Backend {
+	case "", "local", "openai":
+	default:
+		bad("backend %q: use local or openai", c.Backend)
+	}
+	switch c.Format {
+	case "", "parquet", "jsonl":
+	default:
+		bad("format %q: use parquet or jsonl (or leave it out to go by the inputs' extension)", c.Format)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
 // LoadTokenize reads and checks a tokenization job configuration.
 func LoadTokenize(path string) (*Tokenize, error) {
 	var c Tokenize

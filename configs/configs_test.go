@@ -79,3 +79,46 @@ func TestLoadTokenize(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestLoadInfer(t *testing.T) {
+	shipped, err := LoadInfer("infer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shipped.Model != "../shared/models/stories260K/stories260K.gguf" || shipped.Defaults.MaxTokens != 64 || shipped.SLAP95MS != 2000 || shipped.Columns.Prompt != "prompt" {
+		t.Errorf("infer.yaml = %+v", shipped)
+	}
+	tests := []struct {
+		name, body string
+		want       []string // substrings of the error; none means success
+	}{
+		{"overrides", "backend: openai\nendpoint: http://localhost:8000\ndefaults:\n  stop: '###'\n  temperature: 0.7\n", nil},
+		{"unknown key", "defaults:\n  temprature: 1\n", []string{"line 2", "temprature"}},
+		{"temperature", "defaults:\n  temperature: 2.5\n", []string{"defaults.temperature 2.5 is out of range"}},
+		{"top_p", "defaults:\n  top_p: 1.5\n", []string{"defaults.top_p 1.5"}},
+		{"top_k", "defaults:\n  top_k: -1\n", []string{"defaults.top_k -1 is negative"}},
+		{"negative", "kv_budget_mb: -1\nsla_p95_ms: -2\n", []string{"kv_budget_mb -1 is negative", "sla_p95_ms -2 is negative"}},
+		{"backend", "backend: vllm\n", []string{`backend "vllm"`}},
+		{"format", "format: csv\n", []string{`format "csv"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := write(t, tt.body)
+			c, err := LoadInfer(path)
+			if len(tt.want) == 0 {
+				if err != nil || c.Backend != "openai" || c.Defaults.Stop[0] != "###" || c.Defaults.Temperature != 0.7 {
+					t.Fatalf("%+v, %v", c, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error for %q", tt.body)
+			}
+			for _, w := range append(tt.want, path) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}

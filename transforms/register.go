@@ -22,6 +22,13 @@ func init() {
 	register.DoFn1x1[DetokenizeFailure, error](&WriteDetokenizeErrorsFn{})
 	register.DoFn1x1[batch.Stats, error](&WriteStatsFn{})
 	register.Combiner3[batch.Accumulator, batch.Observation, batch.Stats](&StatsFn{})
+	register.DoFn3x1[context.Context, string, func(RequestRow), error](&ReadRequestsFn{})
+	register.DoFn5x0[context.Context, RequestRow, func(Answer), func(InferFailure), func(batch.Observation)](&InferFn{})
+	register.DoFn1x1[Answer, error](&WriteAnswersFn{})
+	register.DoFn1x1[InferFailure, error](&WriteInferFailuresFn{})
+	register.Emitter1[RequestRow]()
+	register.Emitter1[Answer]()
+	register.Emitter1[InferFailure]()
 	register.Emitter1[TextRow]()
 	register.Emitter1[TokenRow]()
 	register.Emitter1[parquetio.TokenResult]()
@@ -33,6 +40,7 @@ func init() {
 		reflect.TypeFor[TextRow](), reflect.TypeFor[TokenRow](), reflect.TypeFor[TokenizeFailure](),
 		reflect.TypeFor[DetokenizeFailure](), reflect.TypeFor[parquetio.TokenResult](), reflect.TypeFor[parquetio.TextResult](),
 		reflect.TypeFor[batch.Observation](), reflect.TypeFor[batch.Accumulator](), reflect.TypeFor[batch.Stats](),
+		reflect.TypeFor[RequestRow](), reflect.TypeFor[Answer](), reflect.TypeFor[InferFailure](),
 	} {
 		beam.RegisterType(t)
 	}

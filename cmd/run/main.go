@@ -1,8 +1,10 @@
 // Command run is Minerva Batch's command line: it runs the bulk tokenization
-// jobs on Apache Beam, and generates text with the inference engine.
+// jobs and the batch inference job on Apache Beam, and generates text with
+// the inference engine.
 //
 //	run tokenize   --input FILE|GLOB --output DIR --encoding NAME [flags]
 //	run detokenize --input FILE|GLOB --output DIR --encoding NAME [flags]
+//	run infer      --input FILE|GLOB --output DIR --model PATH [flags]
 //	run generate   --model PATH --prompt TEXT [flags]
 //	run encodings
 //
@@ -41,6 +43,7 @@ const usage = `usage: run COMMAND [flags]
 Commands:
   tokenize     tokenize the text rows of Parquet files into token ids
   detokenize   decode token ids of Parquet files back into text
+  infer        run batch inference over Parquet (or OpenAI batch JSONL) request rows
   generate     complete a prompt with a llama-architecture model (GGUF or llama2.c)
   encodings    list the tokenizer encodings
 
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runTokenize(ctx, args[1:], stdout, stderr)
 	case "detokenize":
 		err = runDetokenize(ctx, args[1:], stdout, stderr)
+	case "infer":
+		err = runInfer(ctx, args[1:], stdout, stderr)
 	case "generate":
 		err = runGenerate(ctx, args[1:], stdout, stderr)
 	case "encodings":

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/parquet-go/parquet-go"
@@ -28,6 +29,8 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 	for cmd, flags := range map[string][]string{
 		"tokenize":   {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "text-column", "allowed-special", "disallowed-special-as-text", "verbose", "json"},
 		"detokenize": {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "tokens-column"},
+		"infer": {"config", "input", "output", "format", "model", "backend", "endpoint", "api-key-env", "batch-size", "adaptive", "max-in-flight", "runner",
+			"max-tokens", "temperature", "top-p", "top-k", "stop", "seed", "sla-p95-ms", "timeout-ms", "max-attempts", "kv-budget-mb", "prompt-column"},
 	} {
 		code, _, stderr := runCLI(cmd, "--help")
 		if code != 0 {
@@ -54,6 +57,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"tokenize", "--output", "o"}, 1, "no input"},
 		{[]string{"tokenize", "--input", "/nonexistent/x.parquet", "--output", "o"}, 1, `input "/nonexistent/x.parquet": no such file`},
 		{[]string{"tokenize", "--config", "/nonexistent.yaml"}, 1, "nonexistent.yaml"},
+		{[]string{"infer", "--batch-size", "4", "--adaptive"}, 2, "--batch-size and --adaptive exclude each other"},
+		{[]string{"infer", "--input", "x.parquet", "--output", "o"}, 1, "no model"},
+		{[]string{"infer", "--input", "x.parquet", "--output", "o", "--backend", "openai"}, 1, "needs --endpoint"},
+		{[]string{"infer", "--config", "/nonexistent.yaml"}, 1, "nonexistent.yaml"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(tt.args...)
@@ -149,4 +156,47 @@ func runner() string {
 		return r
 	}
 	return ptest.DefaultRunner()
+}
+
+// TestInferDemo runs the demo config (make run-infer) with flags over it.
+func TestInferDemo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI("infer", "--config", "../../configs/infer.yaml", "--input", "../../testdata/requests.parquet",
+		"--model", "../../../shared/models/stories260K/stories260K.gguf", "--output", out, "--runner", runner(), "--max-tokens", "16", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if st["total_items"] != 40.0 || st["succeeded"] != 35.0 || st["failed"] != 5.0 || st["sla"] == nil {
+		t.Errorf("stats %v", st)
+	}
+	rows, err := parquetio.ReadAll[parquetio.InferResult](mustGlob(t, filepath.Join(out, "results-*.parquet")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		// Rows without max_tokens take the flag's 16; the config says 64.
+		if r.ID == "req-000" && r.CompletionTokens > 16 {
+			t.Errorf("req-000 generated %d tokens with --max-tokens 16", r.CompletionTokens)
+		}
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	for _, tc := range []struct {
+		rows, total, tokens int64
+		elapsed             time.Duration
+		want                string
+	}{
+		{0, 40, 0, time.Second, "0/40 rows (0%), 0 tok/s"},
+		{10, 40, 500, 2 * time.Second, "10/40 rows (25%), 250 tok/s, ETA 6s"},
+		{40, 40, 900, 3 * time.Second, "40/40 rows (100%), 300 tok/s"},
+	} {
+		if got := progressLine(tc.rows, tc.total, tc.tokens, tc.elapsed); got != tc.want {
+			t.Errorf("progressLine(%d, %d, %d, %v) = %q, want %q", tc.rows, tc.total, tc.tokens, tc.elapsed, got, tc.want)
+		}
+	}
 }

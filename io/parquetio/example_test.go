@@ -62,3 +62,51 @@ func Example() {
 	// row 1: id=2 text="" null=true
 	// true
 }
+
+func ExampleReadRequestRows() {
+	dir, err := os.MkdirTemp("", "parquetio-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// A request file with two of the optional columns; the others are
+	// left to the job's defaults.
+	type request struct {
+		ID          string   `parquet:"id"`
+		Prompt      string   `parquet:"prompt"`
+		Temperature *float64 `parquet:"temperature,optional"`
+		Stop        []string `parquet:"stop,list,optional"`
+	}
+	hot := 1.2
+	w, err := parquetio.NewShardWriter[request](dir, "requests", "0", parquetio.ShardOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	w.Write(request{ID: "a", Prompt: "Once upon a time", Temperature: &hot, Stop: []string{"\n"}}, request{ID: "b", Prompt: "Hello"})
+	path, err := w.Commit()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	if _, err := parquetio.InspectRequests(path, parquetio.RequestColumns{}); err != nil {
+		log.Fatal(err)
+	}
+	err = parquetio.ReadRequestRows(context.Background(), path, parquetio.RequestColumns{}, func(r parquetio.RequestRow) error {
+		fmt.Printf("%s: prompt %q", r.ID, *r.Spec.Prompt)
+		if r.Spec.Temperature != nil {
+			fmt.Printf(", temperature %g", *r.Spec.Temperature)
+		}
+		if r.Spec.Stop != nil {
+			fmt.Printf(", stop %q", r.Spec.Stop)
+		}
+		fmt.Println()
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// a: prompt "Once upon a time", temperature 1.2, stop ["\n"]
+	// b: prompt "Hello"
+}

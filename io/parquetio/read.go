@@ -316,6 +316,39 @@ func (r *reader) forEachRowGroup(ctx context.Context, specs []leafSpec, body fun
 	return nil
 }
 
+// forEachRow runs under r.run and calls row for every row of the file in
+// order, with the row's 0-based index and the cursors of the requested leaf
+// columns positioned at it; row must consume exactly that row's values. ctx is
+// checked between batches of rows.
+func (r *reader) forEachRow(ctx context.Context, specs []leafSpec, row func(index int64, group int, curs []*cursor) error) error {
+	return r.run(func() error {
+		var index int64
+		return r.forEachRowGroup(ctx, specs, func(group int, rows int64, curs []*cursor) error {
+			for i := int64(0); i < rows; i++ {
+				if i > 0 && i%batchRows == 0 {
+					if err := ctx.Err(); err != nil {
+						return fmt.Errorf("input %q: %w", r.s.path, err)
+					}
+				}
+				if err := row(index, group, curs); err != nil {
+					return err
+				}
+				index++
+			}
+			return nil
+		})
+	})
+}
+
+// callback calls fn(v), marking it as the caller's code so that its panics
+// pass through r.run.
+func callback[T any](r *reader, fn func(T) error, v T) error {
+	r.inCallback = true
+	err := fn(v)
+	r.inCallback = false
+	return err
+}
+
 func (r *reader) readError(c *cursor, group int) error {
 	if errors.Is(c.err, io.EOF) || errors.Is(c.err, io.ErrUnexpectedEOF) {
 		return r.corrupt("column %q ends early in row group %d", c.name, group)
@@ -323,17 +356,25 @@ func (r *reader) readError(c *cursor, group int) error {
 	return r.corrupt("column %q in row group %d: %v", c.name, group, c.err)
 }
 
-// flatValue reads the next value of a flat column.
-func (r *reader) flatValue(c *cursor, kind valueKind, group int) (s string, null bool, err error) {
+// flatRaw reads the next value of a flat column. The value references page
+// memory: byte arrays must be copied if kept.
+func (r *reader) flatRaw(c *cursor, group int) (v parquet.Value, null bool, err error) {
 	v, ok := c.next()
 	if !ok {
-		return "", false, r.readError(c, group)
+		return v, false, r.readError(c, group)
 	}
 	if v.RepetitionLevel() != 0 {
-		return "", false, r.corrupt("column %q has a repeated value", c.name)
+		return v, false, r.corrupt("column %q has a repeated value", c.name)
 	}
-	if v.IsNull() {
-		return "", true, nil
+	return v, v.IsNull(), nil
+}
+
+// flatValue reads the next value of a flat string or integer column,
+// rendered as a string.
+func (r *reader) flatValue(c *cursor, kind valueKind, group int) (s string, null bool, err error) {
+	v, null, err := r.flatRaw(c, group)
+	if err != nil || null {
+		return "", null, err
 	}
 	return render(v, kind), false, nil
 }
@@ -369,33 +410,16 @@ func ReadRows(ctx context.Context, path string, cols Columns, fn func(Row) error
 	}
 	defer s.close()
 	r := &reader{s: s}
-	return r.run(func() error {
-		var index int64
-		return r.forEachRowGroup(ctx, []leafSpec{{id.leaf, id.name, true}, {text.leaf, text.name, true}}, func(group int, rows int64, curs []*cursor) error {
-			for i := int64(0); i < rows; i++ {
-				if i > 0 && i%batchRows == 0 {
-					if err := ctx.Err(); err != nil {
-						return fmt.Errorf("input %q: %w", path, err)
-					}
-				}
-				row := Row{File: path, Index: index}
-				var err error
-				if row.ID, row.IDNull, err = r.flatValue(curs[0], id.kind, group); err != nil {
-					return err
-				}
-				if row.Text, row.TextNull, err = r.flatValue(curs[1], text.kind, group); err != nil {
-					return err
-				}
-				r.inCallback = true
-				err = fn(row)
-				r.inCallback = false
-				if err != nil {
-					return err
-				}
-				index++
-			}
-			return nil
-		})
+	return r.forEachRow(ctx, []leafSpec{{id.leaf, id.name, true}, {text.leaf, text.name, true}}, func(index int64, group int, curs []*cursor) error {
+		row := Row{File: path, Index: index}
+		var err error
+		if row.ID, row.IDNull, err = r.flatValue(curs[0], id.kind, group); err != nil {
+			return err
+		}
+		if row.Text, row.TextNull, err = r.flatValue(curs[1], text.kind, group); err != nil {
+			return err
+		}
+		return callback(r, fn, row)
 	})
 }
 
@@ -411,29 +435,15 @@ func ReadIDs(ctx context.Context, path string, idColumn string, fn func(index in
 	}
 	defer s.close()
 	r := &reader{s: s}
-	return r.run(func() error {
-		var index int64
-		return r.forEachRowGroup(ctx, []leafSpec{{id.leaf, id.name, true}}, func(group int, rows int64, curs []*cursor) error {
-			for i := int64(0); i < rows; i++ {
-				if i > 0 && i%batchRows == 0 {
-					if err := ctx.Err(); err != nil {
-						return fmt.Errorf("input %q: %w", path, err)
-					}
-				}
-				v, null, err := r.flatValue(curs[0], id.kind, group)
-				if err != nil {
-					return err
-				}
-				r.inCallback = true
-				err = fn(index, v, null)
-				r.inCallback = false
-				if err != nil {
-					return err
-				}
-				index++
-			}
-			return nil
-		})
+	return r.forEachRow(ctx, []leafSpec{{id.leaf, id.name, true}}, func(index int64, group int, curs []*cursor) error {
+		v, null, err := r.flatValue(curs[0], id.kind, group)
+		if err != nil {
+			return err
+		}
+		r.inCallback = true
+		err = fn(index, v, null)
+		r.inCallback = false
+		return err
 	})
 }
 

@@ -228,6 +228,8 @@ const (
 	kindUint32
 	kindInt64
 	kindUint64
+	kindFloat
+	kindDouble
 )
 
 func intValueKind(n *node) (valueKind, bool) {
@@ -254,6 +256,10 @@ func (k valueKind) wantKind() parquet.Kind {
 		return parquet.ByteArray
 	case kindInt32, kindUint32:
 		return parquet.Int32
+	case kindFloat:
+		return parquet.Float
+	case kindDouble:
+		return parquet.Double
 	default:
 		return parquet.Int64
 	}
@@ -266,13 +272,21 @@ type flatColumn struct {
 	kind valueKind
 }
 
+// child returns the top-level field named name, or nil.
+func child(root *node, name string) *node {
+	for _, c := range root.children {
+		if c.name() == name {
+			return c
+		}
+	}
+	return nil
+}
+
 // topLevel returns the top-level field named name, or an error listing the
 // available columns.
 func topLevel(root *node, name string) (*node, error) {
-	for _, c := range root.children {
-		if c.name() == name {
-			return c, nil
-		}
+	if c := child(root, name); c != nil {
+		return c, nil
 	}
 	names := make([]string, 0, len(root.children))
 	for i, c := range root.children {
@@ -312,47 +326,94 @@ func leafIndex(n *node, want parquet.Kind) (int, error) {
 	return idx, nil
 }
 
-func checkIDColumn(root *node, name string) (flatColumn, error) {
-	n, err := topLevel(root, name)
-	if err != nil {
-		return flatColumn{}, err
-	}
-	if err := checkLeafShape(n, "a single string or integer"); err != nil {
-		return flatColumn{}, err
-	}
-	kind := kindString
-	if !isStringLeaf(n) {
-		var ok bool
-		if kind, ok = intValueKind(n); !ok {
-			return flatColumn{}, fmt.Errorf("column %q has type %s, want a string or an integer", name, n.describe())
+// flatType says which values a flat (one value per row) column may hold.
+type flatType struct {
+	one  string // what a row holds, for shape errors: "a single string"
+	want string // the accepted types, for type errors: "a string (BYTE_ARRAY UTF8/STRING)"
+	// decimal is appended to the type error of a DECIMAL column.
+	decimal string
+	kind    func(n *node) (valueKind, bool)
+}
+
+var (
+	idType = flatType{one: "a single string or integer", want: "a string or an integer", kind: func(n *node) (valueKind, bool) {
+		if isStringLeaf(n) {
+			return kindString, true
 		}
+		return intValueKind(n)
+	}}
+	textType = flatType{one: "a single string", want: "a string (BYTE_ARRAY UTF8/STRING)", kind: func(n *node) (valueKind, bool) {
+		return kindString, isStringLeaf(n)
+	}}
+	intType = flatType{one: "a single integer", want: "an integer (INT32 or INT64)",
+		decimal: "; cast the column to BIGINT", kind: intValueKind}
+	floatType = flatType{one: "a single number", want: "a float (FLOAT or DOUBLE) or an integer",
+		decimal: "; cast the column to DOUBLE (DuckDB gives literals such as 0.7 the DECIMAL type)", kind: numberValueKind}
+)
+
+// checkFlat validates that n is a top-level, non-repeated leaf column holding
+// values of type t.
+func checkFlat(n *node, t flatType) (flatColumn, error) {
+	if err := checkLeafShape(n, t.one); err != nil {
+		return flatColumn{}, err
+	}
+	kind, ok := t.kind(n)
+	if !ok {
+		hint := ""
+		if n.isDecimal() {
+			hint = t.decimal
+		}
+		return flatColumn{}, fmt.Errorf("column %q has type %s, want %s%s", n.name(), n.describe(), t.want, hint)
 	}
 	idx, err := leafIndex(n, kind.wantKind())
 	if err != nil {
 		return flatColumn{}, err
 	}
-	return flatColumn{name: name, leaf: idx, kind: kind}, nil
+	return flatColumn{name: n.name(), leaf: idx, kind: kind}, nil
 }
 
-func checkTextColumn(root *node, name string) (flatColumn, error) {
+// checkFlatColumn looks up the top-level column name and validates it with
+// checkFlat.
+func checkFlatColumn(root *node, name string, t flatType) (flatColumn, error) {
 	n, err := topLevel(root, name)
 	if err != nil {
 		return flatColumn{}, err
 	}
-	if err := checkLeafShape(n, "a single string"); err != nil {
-		return flatColumn{}, err
-	}
-	if !isStringLeaf(n) {
-		return flatColumn{}, fmt.Errorf("column %q has type %s, want a string (BYTE_ARRAY UTF8/STRING)", name, n.describe())
-	}
-	idx, err := leafIndex(n, parquet.ByteArray)
-	if err != nil {
-		return flatColumn{}, err
-	}
-	return flatColumn{name: name, leaf: idx, kind: kindString}, nil
+	return checkFlat(n, t)
 }
 
-// listColumn is a validated list-of-integers column.
+func checkIDColumn(root *node, name string) (flatColumn, error) {
+	return checkFlatColumn(root, name, idType)
+}
+
+func checkTextColumn(root *node, name string) (flatColumn, error) {
+	return checkFlatColumn(root, name, textType)
+}
+
+// isDecimal reports whether n carries the DECIMAL annotation.
+func (n *node) isDecimal() bool {
+	if lt := n.elem.LogicalType.Value; lt != nil {
+		_, ok := lt.(*format.DecimalType)
+		return ok
+	}
+	return n.elem.ConvertedType.Valid && n.elem.ConvertedType.V == deprecated.Decimal
+}
+
+// numberValueKind accepts unannotated FLOAT and DOUBLE leaves and integer
+// leaves (as intValueKind).
+func numberValueKind(n *node) (valueKind, bool) {
+	if n.elem.LogicalType.Value == nil && !n.elem.ConvertedType.Valid {
+		switch n.physical() {
+		case format.Float:
+			return kindFloat, true
+		case format.Double:
+			return kindDouble, true
+		}
+	}
+	return intValueKind(n)
+}
+
+// listColumn is a validated list column.
 type listColumn struct {
 	name string
 	leaf int
@@ -375,26 +436,36 @@ func checkTokensColumn(root *node, name string) (listColumn, error) {
 	if err != nil {
 		return listColumn{}, err
 	}
+	return checkList(n, wantTokenList, intValueKind)
+}
+
+// checkList validates that n is a list column whose elements elemKind
+// accepts; want describes the wanted type for errors. Accepted layouts: a
+// standard 3-level LIST, optional or required, with optional or required
+// elements, or a legacy 2-level list (a LIST group over a repeated leaf, or a
+// bare repeated leaf).
+func checkList(n *node, want string, elemKind func(*node) (valueKind, bool)) (listColumn, error) {
+	name := n.name()
 	var elem *node
 	switch {
 	case n.leaf() && n.repeated():
-		// Legacy 2-level list without a group: repeated int32 tokens.
+		// Legacy 2-level list without a group: a bare repeated leaf.
 		elem = n
 	case n.leaf():
-		return listColumn{}, fmt.Errorf("column %q has type %s, %s", name, n.describe(), wantTokenList)
+		return listColumn{}, fmt.Errorf("column %q has type %s, %s", name, n.describe(), want)
 	case n.repeated():
-		return listColumn{}, fmt.Errorf("column %q is repeated (%s), %s", name, n.describe(), wantTokenList)
+		return listColumn{}, fmt.Errorf("column %q is repeated (%s), %s", name, n.describe(), want)
 	case !n.isList():
-		return listColumn{}, fmt.Errorf("column %q is a nested group (%s), %s", name, n.describe(), wantTokenList)
+		return listColumn{}, fmt.Errorf("column %q is a nested group (%s), %s", name, n.describe(), want)
 	default:
 		elem = listElement(n)
 		if elem == nil || !elem.leaf() {
-			return listColumn{}, fmt.Errorf("column %q is a %s, %s", name, n.describe(), wantTokenList)
+			return listColumn{}, fmt.Errorf("column %q is a %s, %s", name, n.describe(), want)
 		}
 	}
-	kind, ok := intValueKind(elem)
+	kind, ok := elemKind(elem)
 	if !ok {
-		return listColumn{}, fmt.Errorf("column %q is a list of %s, %s", name, strings.TrimPrefix(elem.describe(), "repeated "), wantTokenList)
+		return listColumn{}, fmt.Errorf("column %q is a list of %s, %s", name, strings.TrimPrefix(elem.describe(), "repeated "), want)
 	}
 	idx, err := leafIndex(elem, kind.wantKind())
 	if err != nil {
@@ -406,7 +477,7 @@ func checkTokensColumn(root *node, name string) (listColumn, error) {
 		lc.listDef = 2
 	}
 	if elem.col.MaxRepetitionLevel() != 1 || lc.maxDef < lc.listDef || lc.maxDef > lc.listDef+1 {
-		return listColumn{}, fmt.Errorf("column %q has an unsupported list layout (%s), %s", name, n.describe(), wantTokenList)
+		return listColumn{}, fmt.Errorf("column %q has an unsupported list layout (%s), %s", name, n.describe(), want)
 	}
 	return lc, nil
 }

@@ -2,7 +2,6 @@ package parquetio
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/parquet-go/parquet-go"
@@ -85,70 +84,65 @@ func ReadTokenRows(ctx context.Context, path string, cols TokenColumns, fn func(
 	}
 	defer s.close()
 	r := &reader{s: s}
-	return r.run(func() error {
-		var index int64
-		return r.forEachRowGroup(ctx, []leafSpec{{id.leaf, id.name, true}, {toks.leaf, toks.name, false}}, func(group int, rows int64, curs []*cursor) error {
-			for i := int64(0); i < rows; i++ {
-				if i > 0 && i%batchRows == 0 {
-					if err := ctx.Err(); err != nil {
-						return fmt.Errorf("input %q: %w", path, err)
-					}
-				}
-				row := TokenRow{File: path, Index: index}
-				var err error
-				if row.ID, row.IDNull, err = r.flatValue(curs[0], id.kind, group); err != nil {
-					return err
-				}
-				if err = r.listValue(curs[1], toks, group, &row); err != nil {
-					return err
-				}
-				r.inCallback = true
-				err = fn(row)
-				r.inCallback = false
-				if err != nil {
-					return err
-				}
-				index++
+	return r.forEachRow(ctx, []leafSpec{{id.leaf, id.name, true}, {toks.leaf, toks.name, false}}, func(index int64, group int, curs []*cursor) error {
+		row := TokenRow{File: path, Index: index, Tokens: []int64{}}
+		var err error
+		if row.ID, row.IDNull, err = r.flatValue(curs[0], id.kind, group); err != nil {
+			return err
+		}
+		row.TokensNull, err = r.listValue(curs[1], toks, group, func(v parquet.Value, null bool) {
+			if null {
+				row.NullToken = true
+			} else {
+				row.Tokens = append(row.Tokens, intValue(v, toks.kind))
 			}
-			return nil
 		})
+		if err != nil {
+			return err
+		}
+		if row.TokensNull {
+			row.Tokens = nil
+		}
+		return callback(r, fn, row)
 	})
 }
 
-// listValue reads one row of a list column into row.
-func (r *reader) listValue(c *cursor, lc listColumn, group int, row *TokenRow) error {
+// listValue reads one row of a list column, calling elem for each element in
+// order (null elements with null set; the value references page memory and
+// must be copied if kept). It reports whether the list itself is null; a null
+// or empty list calls elem for nothing.
+func (r *reader) listValue(c *cursor, lc listColumn, group int, elem func(v parquet.Value, null bool)) (null bool, err error) {
 	v, ok := c.next()
 	if !ok {
-		return r.readError(c, group)
+		return false, r.readError(c, group)
 	}
 	if v.RepetitionLevel() != 0 {
-		return r.corrupt("column %q: list does not start at a row boundary", c.name)
+		return false, r.corrupt("column %q: list does not start at a row boundary", c.name)
 	}
-	row.Tokens = []int64{}
 	for {
 		d := v.DefinitionLevel()
 		switch {
 		case d > lc.maxDef:
-			return r.corrupt("column %q: definition level %d out of range", c.name, d)
+			return false, r.corrupt("column %q: definition level %d out of range", c.name, d)
 		case d == lc.maxDef:
-			row.Tokens = append(row.Tokens, intValue(v, lc.kind))
+			elem(v, false)
 		case d >= lc.listDef:
-			row.NullToken = true
+			elem(v, true)
 		case lc.nullable && d == 0:
-			row.Tokens, row.TokensNull = nil, true
+			null = true
 		}
 		p, ok := c.peek()
 		if !ok {
 			if c.err == io.EOF {
-				return nil // end of the chunk; checked by forEachRowGroup
+				return null, nil // end of the chunk; checked by forEachRowGroup
 			}
-			return r.readError(c, group)
+			return false, r.readError(c, group)
 		}
 		if p.RepetitionLevel() == 0 {
-			return nil
+			return null, nil
 		}
 		if d < lc.listDef {
-			return r.corrupt("column %q: null or empty list followed by elements", c.name)
+			return false, r.corrupt("column %q: null or empty list followed by elements", c.name)
 		}
 		v, _ = c.next()
 	}

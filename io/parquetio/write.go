@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/minerva-batch/minerva/engine/infer"
 )
 
 // TokenResult is one tokenized row. Schema:
@@ -81,6 +83,84 @@ type DetokenizeError struct {
 	File   string  `parquet:"file"`
 	Row    int64   `parquet:"row"`
 	Tokens []int64 `parquet:"tokens,list,optional"`
+}
+
+// InferResult is one completed inference request. TTFTMS is the time to the
+// first token in milliseconds (nil, written as null, when the backend could
+// not measure it); DurationMS is the request's total time. Seed is the seed
+// the request ran with. Schema:
+//
+//	required binary id (STRING);
+//	required binary text (STRING);
+//	required int32 prompt_tokens (INT(32,true));
+//	required int32 completion_tokens (INT(32,true));
+//	required binary finish_reason (STRING);
+//	optional double ttft_ms;
+//	required double duration_ms;
+//	required binary model (STRING);
+//	required int64 seed (INT(64,true));
+type InferResult struct {
+	ID               string   `parquet:"id"`
+	Text             string   `parquet:"text"`
+	PromptTokens     int32    `parquet:"prompt_tokens"`
+	CompletionTokens int32    `parquet:"completion_tokens"`
+	FinishReason     string   `parquet:"finish_reason"`
+	TTFTMS           *float64 `parquet:"ttft_ms,optional"`
+	DurationMS       float64  `parquet:"duration_ms"`
+	Model            string   `parquet:"model"`
+	Seed             int64    `parquet:"seed"`
+}
+
+// InferError records an inference request that failed, with the request's
+// input fields as the row gave them (nil is written as null; a nil Stop is a
+// null list, an empty one an empty list; see [InferError.SetSpec]). The
+// schema is fixed, whatever the input's columns. Schema:
+//
+//	required binary id (STRING);
+//	required binary error (STRING);
+//	required binary stage (STRING);
+//	required binary file (STRING);
+//	required int64 row (INT(64,true));
+//	optional binary prompt (STRING);
+//	optional int64 max_tokens (INT(64,true));
+//	optional double temperature;
+//	optional double top_p;
+//	optional int64 top_k (INT(64,true));
+//	optional int64 seed (INT(64,true));
+//	optional group stop (LIST) {
+//		repeated group list {
+//			required binary element (STRING);
+//		}
+//	}
+//	optional int64 priority (INT(64,true));
+type InferError struct {
+	ID          string   `parquet:"id"`
+	Error       string   `parquet:"error"`
+	Stage       string   `parquet:"stage"`
+	File        string   `parquet:"file"`
+	Row         int64    `parquet:"row"`
+	Prompt      *string  `parquet:"prompt,optional"`
+	MaxTokens   *int64   `parquet:"max_tokens,optional"`
+	Temperature *float64 `parquet:"temperature,optional"`
+	TopP        *float64 `parquet:"top_p,optional"`
+	TopK        *int64   `parquet:"top_k,optional"`
+	Seed        *int64   `parquet:"seed,optional"`
+	Stop        []string `parquet:"stop,list,optional"`
+	Priority    *int64   `parquet:"priority,optional"`
+}
+
+// SetSpec copies the input fields of s (as a [RequestRow] gives them) into
+// e; the pointers are shared, not copied. Chat messages have no column and
+// are not recorded.
+func (e *InferError) SetSpec(s infer.Spec) {
+	e.Prompt = s.Prompt
+	e.MaxTokens = s.MaxTokens
+	e.Temperature = s.Temperature
+	e.TopP = s.TopP
+	e.TopK = s.TopK
+	e.Seed = s.Seed
+	e.Stop = s.Stop
+	e.Priority = s.Priority
 }
 
 // DefaultRowGroupRows is the default maximum number of rows per row group
