@@ -5,15 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/minerva-batch/minerva/engine/infer"
+	"github.com/minerva-batch/minerva/io/shardfile"
 )
 
 // The prefixes of a job's output shards.
@@ -193,59 +191,34 @@ func FailureLine(f Failure) OutputLine {
 //
 // A ShardWriter is not safe for concurrent use.
 type ShardWriter struct {
-	final string
-	tmp   string
-	f     *os.File
+	f     *shardfile.File
 	bw    *bufio.Writer
 	enc   *json.Encoder
 	lines int64
-	done  bool
 }
 
 // NewShardWriter starts a shard that will be committed as
 // dir/<prefix>-<name>.jsonl. dir must exist; prefix and name must be
 // non-empty and must not contain path separators.
 func NewShardWriter(dir, prefix, name string) (*ShardWriter, error) {
-	if err := checkNamePart("prefix", prefix); err != nil {
-		return nil, err
-	}
-	if err := checkNamePart("name", name); err != nil {
-		return nil, err
-	}
-	base := prefix + "-" + name + ".jsonl"
-	final := filepath.Join(dir, base)
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	f, err := shardfile.Create(dir, prefix, name, ".jsonl")
 	if err != nil {
-		return nil, fmt.Errorf("openaibatch: create shard %q: %w", final, err)
+		return nil, fmt.Errorf("openaibatch: %w", err)
 	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("openaibatch: create shard %q: %w", final, err)
-	}
-	bw := bufio.NewWriterSize(f, 256<<10)
+	bw := bufio.NewWriterSize(f.Writer(), 256<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	return &ShardWriter{final: final, tmp: f.Name(), f: f, bw: bw, enc: enc}, nil
+	return &ShardWriter{f: f, bw: bw, enc: enc}, nil
 }
-
-func checkNamePart(what, s string) error {
-	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`+"\x00") {
-		return fmt.Errorf("openaibatch: invalid shard %s %q", what, s)
-	}
-	return nil
-}
-
-var errShardClosed = errors.New("openaibatch: shard writer already committed or aborted")
 
 // Write appends lines to the shard, one JSON object per line.
 func (w *ShardWriter) Write(lines ...OutputLine) error {
-	if w.done {
-		return errShardClosed
+	if w.f.Closed() {
+		return fmt.Errorf("openaibatch: %w", shardfile.ErrClosed)
 	}
 	for _, l := range lines {
 		if err := w.enc.Encode(l); err != nil {
-			return fmt.Errorf("openaibatch: write shard %q: %w", w.final, err)
+			return fmt.Errorf("openaibatch: write shard %q: %w", w.f.Path(), err)
 		}
 		w.lines++
 	}
@@ -270,63 +243,26 @@ func (w *ShardWriter) WriteFailure(f Failure) error {
 func (w *ShardWriter) Lines() int64 { return w.lines }
 
 // Path returns the path the shard will have once committed.
-func (w *ShardWriter) Path() string { return w.final }
+func (w *ShardWriter) Path() string { return w.f.Path() }
 
 // Commit flushes the remaining lines, syncs the file, renames it into place
 // and syncs the folder, returning the final path. On error the temporary
 // file is removed. The writer cannot be used afterwards.
 func (w *ShardWriter) Commit() (path string, err error) {
-	if w.done {
-		return "", errShardClosed
+	path, err = w.f.Commit(w.bw.Flush)
+	if err != nil {
+		return "", fmt.Errorf("openaibatch: %w", err)
 	}
-	w.done = true
-	fail := func(err error) (string, error) {
-		w.f.Close()
-		os.Remove(w.tmp)
-		return "", fmt.Errorf("openaibatch: commit shard %q: %w", w.final, err)
-	}
-	if err := w.bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := w.f.Close(); err != nil {
-		os.Remove(w.tmp)
-		return "", fmt.Errorf("openaibatch: commit shard %q: %w", w.final, err)
-	}
-	if err := os.Rename(w.tmp, w.final); err != nil {
-		os.Remove(w.tmp)
-		return "", fmt.Errorf("openaibatch: commit shard %q: %w", w.final, err)
-	}
-	syncDir(filepath.Dir(w.final))
-	return w.final, nil
+	return path, nil
 }
 
 // Abort discards the shard: it closes and removes the temporary file. Abort
 // after Commit or Abort does nothing and returns nil, so it can be deferred.
 func (w *ShardWriter) Abort() error {
-	if w.done {
-		return nil
-	}
-	w.done = true
-	cerr := w.f.Close()
-	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("openaibatch: abort shard %q: %w", w.final, err)
-	}
-	if cerr != nil {
-		return fmt.Errorf("openaibatch: abort shard %q: %w", w.final, cerr)
+	if err := w.f.Abort(); err != nil {
+		return fmt.Errorf("openaibatch: %w", err)
 	}
 	return nil
-}
-
-// syncDir makes a rename durable; failures are ignored (best effort, and not
-// supported on every platform).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // WriteEmpty writes an empty shard at dir/<prefix>-<name>.jsonl (via a

@@ -1,15 +1,12 @@
 package parquetio
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/minerva-batch/minerva/engine/infer"
+	"github.com/minerva-batch/minerva/io/shardfile"
 )
 
 // TokenResult is one tokenized row. Schema:
@@ -184,25 +181,15 @@ type ShardOptions struct {
 //
 // A ShardWriter is not safe for concurrent use.
 type ShardWriter[T any] struct {
-	final string
-	tmp   string
-	f     *os.File
-	w     *parquet.GenericWriter[T]
-	rows  int64
-	done  bool
+	f    *shardfile.File
+	w    *parquet.GenericWriter[T]
+	rows int64
 }
 
 // NewShardWriter starts a shard that will be committed as
 // dir/<prefix>-<name>.parquet. dir must exist; prefix and name must be
 // non-empty and must not contain path separators.
 func NewShardWriter[T any](dir, prefix, name string, opts ShardOptions) (*ShardWriter[T], error) {
-	base := prefix + "-" + name + ".parquet"
-	if err := checkNamePart("prefix", prefix); err != nil {
-		return nil, err
-	}
-	if err := checkNamePart("name", name); err != nil {
-		return nil, err
-	}
 	if opts.RowGroupRows < 0 {
 		return nil, fmt.Errorf("parquetio: RowGroupRows is %d, want >= 0", opts.RowGroupRows)
 	}
@@ -210,41 +197,26 @@ func NewShardWriter[T any](dir, prefix, name string, opts ShardOptions) (*ShardW
 	if rgRows == 0 {
 		rgRows = DefaultRowGroupRows
 	}
-	final := filepath.Join(dir, base)
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	f, err := shardfile.Create(dir, prefix, name, ".parquet")
 	if err != nil {
-		return nil, fmt.Errorf("parquetio: create shard %q: %w", final, err)
+		return nil, fmt.Errorf("parquetio: %w", err)
 	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("parquetio: create shard %q: %w", final, err)
-	}
-	w := parquet.NewGenericWriter[T](f,
+	w := parquet.NewGenericWriter[T](f.Writer(),
 		parquet.Compression(&parquet.Zstd),
 		parquet.MaxRowsPerRowGroup(int64(rgRows)),
 	)
-	return &ShardWriter[T]{final: final, tmp: f.Name(), f: f, w: w}, nil
+	return &ShardWriter[T]{f: f, w: w}, nil
 }
-
-func checkNamePart(what, s string) error {
-	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`+"\x00") {
-		return fmt.Errorf("parquetio: invalid shard %s %q", what, s)
-	}
-	return nil
-}
-
-var errShardClosed = errors.New("parquetio: shard writer already committed or aborted")
 
 // Write appends rows to the shard.
 func (w *ShardWriter[T]) Write(rows ...T) error {
-	if w.done {
-		return errShardClosed
+	if w.f.Closed() {
+		return fmt.Errorf("parquetio: %w", shardfile.ErrClosed)
 	}
 	n, err := w.w.Write(rows)
 	w.rows += int64(n)
 	if err != nil {
-		return fmt.Errorf("parquetio: write shard %q: %w", w.final, err)
+		return fmt.Errorf("parquetio: write shard %q: %w", w.f.Path(), err)
 	}
 	return nil
 }
@@ -253,63 +225,26 @@ func (w *ShardWriter[T]) Write(rows ...T) error {
 func (w *ShardWriter[T]) Rows() int64 { return w.rows }
 
 // Path returns the path the shard will have once committed.
-func (w *ShardWriter[T]) Path() string { return w.final }
+func (w *ShardWriter[T]) Path() string { return w.f.Path() }
 
 // Commit flushes the remaining rows, writes the footer, syncs the file and
 // renames it into place, returning the final path. On error the temporary
 // file is removed. The writer cannot be used afterwards.
 func (w *ShardWriter[T]) Commit() (path string, err error) {
-	if w.done {
-		return "", errShardClosed
+	path, err = w.f.Commit(w.w.Close)
+	if err != nil {
+		return "", fmt.Errorf("parquetio: %w", err)
 	}
-	w.done = true
-	fail := func(err error) (string, error) {
-		w.f.Close()
-		os.Remove(w.tmp)
-		return "", fmt.Errorf("parquetio: commit shard %q: %w", w.final, err)
-	}
-	if err := w.w.Close(); err != nil {
-		return fail(err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := w.f.Close(); err != nil {
-		os.Remove(w.tmp)
-		return "", fmt.Errorf("parquetio: commit shard %q: %w", w.final, err)
-	}
-	if err := os.Rename(w.tmp, w.final); err != nil {
-		os.Remove(w.tmp)
-		return "", fmt.Errorf("parquetio: commit shard %q: %w", w.final, err)
-	}
-	syncDir(filepath.Dir(w.final))
-	return w.final, nil
+	return path, nil
 }
 
 // Abort discards the shard: it closes and removes the temporary file. Abort
 // after Commit or Abort does nothing and returns nil, so it can be deferred.
 func (w *ShardWriter[T]) Abort() error {
-	if w.done {
-		return nil
-	}
-	w.done = true
-	cerr := w.f.Close()
-	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("parquetio: abort shard %q: %w", w.final, err)
-	}
-	if cerr != nil {
-		return fmt.Errorf("parquetio: abort shard %q: %w", w.final, cerr)
+	if err := w.f.Abort(); err != nil {
+		return fmt.Errorf("parquetio: %w", err)
 	}
 	return nil
-}
-
-// syncDir makes a rename durable; failures are ignored (best effort, and not
-// supported on every platform).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // WriteEmpty writes a valid zero-row Parquet file with T's schema at
