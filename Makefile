@@ -65,6 +65,11 @@ bench-tokenize: tools/bench/node_modules/.package-lock.json
 bench-engine:
 	$(GO) run ./scripts/benchengine $(BENCH_ARGS)
 
+## bench-infer: the batch inference job beside the engine alone on the same
+## requests (stories15M shape), and adaptive against fixed batch sizes.
+bench-infer:
+	$(GO) run ./scripts/benchinfer $(BENCH_ARGS)
+
 ## bench-cli: throughput of `run tokenize` on the largest shared corpus.
 bench-cli:
 	./scripts/bench-cli.sh

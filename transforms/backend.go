@@ -34,7 +34,8 @@ type BackendConfig struct {
 	// Threads is the local engine's thread count (0: all cores).
 	Threads int
 	// MaxInFlight is how many sequences the local engine decodes together,
-	// or how many HTTP requests may be in flight (0: 8).
+	// or how many HTTP requests may be in flight (0: 8; the inference job
+	// sets it from its batch size).
 	MaxInFlight int
 	// KVBudgetMB bounds the local engine's KV cache (0: 512).
 	KVBudgetMB int64

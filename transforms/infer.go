@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -247,6 +248,7 @@ func (f *InferFn) run(ctx context.Context, ps []pending) []inferOutcome {
 	if f.sizer != nil {
 		f.sizer.Record(len(ps), cost, took)
 	}
+	slog.Debug("inference batch", "items", len(ps), "cost", cost, "latency", took)
 	out := make([]inferOutcome, len(ps))
 	for i, r := range resps {
 		p := ps[i]

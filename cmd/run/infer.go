@@ -46,7 +46,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	targetMS := fs.Int64("target-latency-ms", 0, "adaptive: the most predicted latency of a batch in ms (0: 30000)")
 	maxBatch := fs.Int("max-batch", 0, "adaptive: the most requests per batch (0: 100)")
 	inFlight := fs.Int("in-flight", 0, "batches in flight at once (0: 3)")
-	maxInFlight := fs.Int("max-in-flight", 0, "sequences the engine decodes together, or HTTP requests in flight, 1..100 (0: 8)")
+	maxInFlight := fs.Int("max-in-flight", 0, "sequences the engine decodes together, or HTTP requests in flight, 1..100 (0: the batch size, or --max-batch when adaptive)")
 	kvMB := fs.Int64("kv-budget-mb", 0, "local: KV-cache budget in MB (0: 512)")
 	threads := fs.Int("threads", 0, "local: engine threads (0: all cores)")
 	maxTokens := fs.Int("max-tokens", 256, "default max_tokens of rows without one")

@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -51,6 +52,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/minerva-batch/minerva/engine/gguf"
 	"github.com/minerva-batch/minerva/engine/tensor"
@@ -748,4 +750,33 @@ func (g *generator) abort() {
 			os.Remove(f.Name())
 		}
 	}
+}
+
+// Cached returns the GGUF file of preset shape with weights of type typ
+// (seed 1, vocabulary vocab) in dir, generating it first unless it is
+// there; with tensor.F32 it also writes the llama2.c checkpoint
+// <shape>.bin beside it. bin is that checkpoint's path.
+func Cached(ctx context.Context, dir, shape string, typ tensor.Type, vocab string) (gguf, bin string, err error) {
+	gguf = filepath.Join(dir, fmt.Sprintf("%s-%s.gguf", shape, typ))
+	bin = filepath.Join(dir, shape+".bin")
+	if _, err := os.Stat(gguf); err == nil {
+		return gguf, bin, nil
+	}
+	cfg, err := Preset(shape)
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", fmt.Errorf("modelgen: %w", err)
+	}
+	opt := Options{Type: typ, Seed: 1, GGUFPath: gguf, VocabPath: vocab, Name: shape}
+	if typ == tensor.F32 {
+		opt.BinPath = bin
+	}
+	start := time.Now()
+	if err := Generate(ctx, cfg, opt); err != nil {
+		return "", "", err
+	}
+	slog.Info("generated a model", "path", gguf, "took", time.Since(start).Round(time.Millisecond))
+	return gguf, bin, nil
 }

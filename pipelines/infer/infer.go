@@ -5,6 +5,7 @@
 package infer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,9 @@ type Config struct {
 	// Format is "parquet" or "jsonl"; empty: from the inputs' extension
 	// (.jsonl files are OpenAI batch files, anything else Parquet).
 	Format string
-	// Backend is the model or server that answers.
+	// Backend is the model or server that answers. Its MaxInFlight (the
+	// sequences the engine decodes together, or the HTTP requests in
+	// flight) defaults to BatchSize, or to MaxBatch when Adaptive.
 	Backend transforms.BackendConfig
 	// Defaults fill in what a row does not give, and Defaults.Seed is the job
 	// seed rows without a seed derive theirs from.
@@ -161,6 +164,14 @@ func (c *Config) validate() error {
 	if b.MaxInFlight != 0 {
 		if err := batch.InferenceLimits.Validate("max in flight", b.MaxInFlight); err != nil {
 			errs = append(errs, err)
+		}
+	} else {
+		// The backend runs a whole batch together: BatchSize sequences, or
+		// as many as an adaptive batch may hold (the KV budget still
+		// bounds the engine).
+		c.Backend.MaxInFlight = c.BatchSize
+		if c.Adaptive {
+			c.Backend.MaxInFlight = cmp.Or(c.MaxBatch, batch.InferenceLimits.Max)
 		}
 	}
 	if err := job.CheckRunner(&c.Runner); err != nil {

@@ -175,25 +175,7 @@ func main() {
 // ensureModel generates shape's GGUF of type typ (and the F32 llama2.c .bin,
 // with the F32 GGUF) into dir unless they are there.
 func ensureModel(ctx context.Context, dir, shape string, typ tensor.Type) (gguf, bin string, err error) {
-	gguf = filepath.Join(dir, fmt.Sprintf("%s-%s.gguf", shape, typ))
-	bin = filepath.Join(dir, shape+".bin")
-	if _, err := os.Stat(gguf); err == nil {
-		return gguf, bin, nil
-	}
-	cfg, err := modelgen.Preset(shape)
-	if err != nil {
-		return "", "", err
-	}
-	opt := modelgen.Options{Type: typ, Seed: 1, GGUFPath: gguf, VocabPath: llamaVoc, Name: shape}
-	if typ == tensor.F32 {
-		opt.BinPath = bin
-	}
-	start := time.Now()
-	if err := modelgen.Generate(ctx, cfg, opt); err != nil {
-		return "", "", err
-	}
-	log.Printf("generated %s in %v", gguf, time.Since(start).Round(time.Millisecond))
-	return gguf, bin, nil
+	return modelgen.Cached(ctx, dir, shape, typ, llamaVoc)
 }
 
 // single is single-stream greedy decode: generated tokens per second after
