@@ -12,6 +12,8 @@ import (
 	"os"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/minerva-batch/minerva/pipelines/runners"
 )
 
 // StringList is a YAML value that may be written as one string or as a list
@@ -56,16 +58,19 @@ func kindName(k yaml.Kind) string {
 
 // Tokenize is the configuration of a tokenization job (configs/tokenize.yaml).
 type Tokenize struct {
-	Input                   StringList `yaml:"input"`
-	Output                  string     `yaml:"output"`
-	Encoding                string     `yaml:"encoding"`
-	BatchSize               int        `yaml:"batch_size"`
-	Threads                 int        `yaml:"threads"`
-	Runner                  string     `yaml:"runner"`
-	Overwrite               bool       `yaml:"overwrite"`
-	ShardRows               int64      `yaml:"shard_rows"`
-	AllowedSpecial          StringList `yaml:"allowed_special"`
-	DisallowedSpecialAsText bool       `yaml:"disallowed_special_as_text"`
+	Input     StringList `yaml:"input"`
+	Output    string     `yaml:"output"`
+	Encoding  string     `yaml:"encoding"`
+	BatchSize int        `yaml:"batch_size"`
+	Threads   int        `yaml:"threads"`
+	Runner    string     `yaml:"runner"`
+	// RunnerOptions are the universal and Dataflow runners' keys
+	// (job_endpoint, environment_type, project, region, staging_location, …).
+	RunnerOptions           runners.Options `yaml:",inline"`
+	Overwrite               bool            `yaml:"overwrite"`
+	ShardRows               int64           `yaml:"shard_rows"`
+	AllowedSpecial          StringList      `yaml:"allowed_special"`
+	DisallowedSpecialAsText bool            `yaml:"disallowed_special_as_text"`
 	Columns                 struct {
 		ID   string `yaml:"id"`
 		Text string `yaml:"text"`
@@ -80,9 +85,11 @@ type Detokenize struct {
 	BatchSize int        `yaml:"batch_size"`
 	Threads   int        `yaml:"threads"`
 	Runner    string     `yaml:"runner"`
-	Overwrite bool       `yaml:"overwrite"`
-	ShardRows int64      `yaml:"shard_rows"`
-	Columns   struct {
+	// RunnerOptions are the universal and Dataflow runners' keys.
+	RunnerOptions runners.Options `yaml:",inline"`
+	Overwrite     bool            `yaml:"overwrite"`
+	ShardRows     int64           `yaml:"shard_rows"`
+	Columns       struct {
 		ID     string `yaml:"id"`
 		Tokens string `yaml:"tokens"`
 	} `yaml:"columns"`
@@ -112,11 +119,13 @@ type Infer struct {
 	KVBudgetMB      int64  `yaml:"kv_budget_mb"`
 	Threads         int    `yaml:"threads"`
 	Runner          string `yaml:"runner"`
-	Overwrite       bool   `yaml:"overwrite"`
-	ShardRows       int64  `yaml:"shard_rows"`
-	SLAP95MS        int64  `yaml:"sla_p95_ms"`
-	Seed            uint64 `yaml:"seed"`
-	Defaults        struct {
+	// RunnerOptions are the universal and Dataflow runners' keys.
+	RunnerOptions runners.Options `yaml:",inline"`
+	Overwrite     bool            `yaml:"overwrite"`
+	ShardRows     int64           `yaml:"shard_rows"`
+	SLAP95MS      int64           `yaml:"sla_p95_ms"`
+	Seed          uint64          `yaml:"seed"`
+	Defaults      struct {
 		MaxTokens   int        `yaml:"max_tokens"`
 		Temperature float64    `yaml:"temperature"`
 		TopP        float64    `yaml:"top_p"`
@@ -144,7 +153,7 @@ func LoadInfer(path string) (*Infer, error) {
 	if err := load(path, &c); err != nil {
 		return nil, err
 	}
-	errs := []error{checkCommon(path, c.BatchSize, c.Threads, c.ShardRows)}
+	errs := []error{checkCommon(path, c.BatchSize, c.Threads, c.ShardRows), checkRunner(path, c.Runner, &c.RunnerOptions)}
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config %s: "+format, append([]any{path}, args...)...))
 	}
@@ -190,7 +199,7 @@ func LoadTokenize(path string) (*Tokenize, error) {
 	if err := load(path, &c); err != nil {
 		return nil, err
 	}
-	if err := checkCommon(path, c.BatchSize, c.Threads, c.ShardRows); err != nil {
+	if err := errors.Join(checkCommon(path, c.BatchSize, c.Threads, c.ShardRows), checkRunner(path, c.Runner, &c.RunnerOptions)); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -202,7 +211,7 @@ func LoadDetokenize(path string) (*Detokenize, error) {
 	if err := load(path, &c); err != nil {
 		return nil, err
 	}
-	if err := checkCommon(path, c.BatchSize, c.Threads, c.ShardRows); err != nil {
+	if err := errors.Join(checkCommon(path, c.BatchSize, c.Threads, c.ShardRows), checkRunner(path, c.Runner, &c.RunnerOptions)); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -218,6 +227,26 @@ func checkCommon(path string, batchSize, threads int, shardRows int64) error {
 	}
 	if shardRows < 0 {
 		errs = append(errs, fmt.Errorf("config %s: shard_rows %d is negative (0 means the default)", path, shardRows))
+	}
+	return errors.Join(errs...)
+}
+
+// checkRunner checks the runner's name and environment type; what a runner
+// needs (universal: job_endpoint; dataflow: project, region,
+// staging_location) is checked when the job starts, after the command
+// line's flags are applied.
+func checkRunner(path, name string, o *runners.Options) error {
+	var errs []error
+	if name != "" {
+		if err := runners.CheckName(&name); err != nil {
+			errs = append(errs, fmt.Errorf("config %s: %w", path, err))
+		}
+	}
+	if err := runners.CheckEnvironmentType(&o.EnvironmentType); err != nil {
+		errs = append(errs, fmt.Errorf("config %s: environment_type: %w", path, err))
+	}
+	if o.NumWorkers < 0 || o.MaxWorkers < 0 {
+		errs = append(errs, fmt.Errorf("config %s: num_workers %d and max_workers %d must not be negative (0: Dataflow's default)", path, o.NumWorkers, o.MaxWorkers))
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/minerva-batch/minerva/pipelines/runners"
 )
 
 func write(t *testing.T, body string) string {
@@ -33,6 +35,26 @@ func TestShippedConfigs(t *testing.T) {
 	if det.Columns.Tokens != "tokens" || det.Output != "out-text" {
 		t.Errorf("detokenize.yaml = %+v", det)
 	}
+	inf, err := LoadInfer("infer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every shipped config documents the runner keys, with prism's defaults.
+	for name, r := range map[string]struct {
+		runner string
+		opts   runners.Options
+	}{"tokenize.yaml": {tok.Runner, tok.RunnerOptions}, "detokenize.yaml": {det.Runner, det.RunnerOptions}, "infer.yaml": {inf.Runner, inf.RunnerOptions}} {
+		if r.runner != runners.Prism || r.opts != (runners.Options{EnvironmentType: runners.Loopback}) {
+			t.Errorf("%s: runner %q, options %+v", name, r.runner, r.opts)
+		}
+		body, _ := os.ReadFile(name)
+		for _, key := range []string{"job_endpoint:", "environment_type:", "environment_config:", "worker_binary:", "project:", "region:",
+			"staging_location:", "temp_location:", "worker_machine_type:", "num_workers:", "max_workers:"} {
+			if !strings.Contains(string(body), "\n"+key) {
+				t.Errorf("%s does not document %s", name, key)
+			}
+		}
+	}
 }
 
 func TestLoadTokenize(t *testing.T) {
@@ -51,6 +73,19 @@ func TestLoadTokenize(t *testing.T) {
 		{"input mapping", "input:\n  a: b\n", []string{"line 2", "want a string or a list of strings"}, nil},
 		{"negative batch", "batch_size: -4\n", []string{"batch_size -4 is negative"}, nil},
 		{"negative threads", "threads: -1\n", []string{"threads -1 is negative"}, nil},
+		{"universal", "runner: universal\njob_endpoint: localhost:8099\nenvironment_type: loopback\n", nil,
+			func(c *Tokenize) bool {
+				return c.Runner == "universal" && c.RunnerOptions.JobEndpoint == "localhost:8099" && c.RunnerOptions.EnvironmentType == "LOOPBACK"
+			}},
+		{"dataflow", "runner: dataflow\nproject: p\nregion: europe-west4\nstaging_location: gs://b/s\nnum_workers: 2\nmax_workers: 8\n", nil,
+			func(c *Tokenize) bool {
+				o := c.RunnerOptions
+				return o.Project == "p" && o.Region == "europe-west4" && o.StagingLocation == "gs://b/s" && o.NumWorkers == 2 && o.MaxWorkers == 8
+			}},
+		{"unknown runner", "runner: flink\n", []string{`unknown runner "flink"`, "universal"}, nil},
+		{"unknown environment", "environment_type: k8s\n", []string{"environment_type", `unknown environment type "k8s"`}, nil},
+		{"negative workers", "max_workers: -3\n", []string{"max_workers -3 must not be negative"}, nil},
+		{"runner key typo", "job_endpiont: h:1\n", []string{"line 1", "job_endpiont"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +135,7 @@ func TestLoadInfer(t *testing.T) {
 		{"negative", "kv_budget_mb: -1\nsla_p95_ms: -2\n", []string{"kv_budget_mb -1 is negative", "sla_p95_ms -2 is negative"}},
 		{"backend", "backend: vllm\n", []string{`backend "vllm"`}},
 		{"format", "format: csv\n", []string{`format "csv"`}},
+		{"runner", "runner: spark\nenvironment_type: pod\n", []string{`unknown runner "spark"`, `unknown environment type "pod"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

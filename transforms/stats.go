@@ -1,14 +1,14 @@
 package transforms
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/minerva-batch/minerva/engine/batch"
+	"github.com/minerva-batch/minerva/io/blob"
 )
 
 // StatsFn is a CombineFn folding per-row observations into batch.Stats. Its
@@ -44,8 +44,8 @@ func CombineStats(s beam.Scope, observations beam.PCollection) beam.PCollection 
 // StatsFile is the name of the statistics report in an output folder.
 const StatsFile = "stats.json"
 
-// WriteStatsFn writes the Stats it receives to Dir/stats.json (written to a
-// temporary name, then renamed).
+// WriteStatsFn writes the Stats it receives to Dir/stats.json (which appears
+// whole: see blob.Create).
 type WriteStatsFn struct {
 	Dir string
 }
@@ -55,17 +55,14 @@ func (f *WriteStatsFn) ProcessElement(st batch.Stats) error {
 	return WriteStatsFile(f.Dir, st)
 }
 
-// WriteStatsFile writes st as dir/stats.json, atomically.
+// WriteStatsFile writes st as dir/stats.json (a local or gs:// folder),
+// atomically.
 func WriteStatsFile(dir string, st batch.Stats) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	tmp := filepath.Join(dir, "."+StatsFile+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, StatsFile)); err != nil {
+	if err := blob.WriteFile(context.Background(), blob.Join(dir, StatsFile), append(data, '\n')); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil
@@ -74,12 +71,13 @@ func WriteStatsFile(dir string, st batch.Stats) error {
 // ReadStatsFile reads dir/stats.json.
 func ReadStatsFile(dir string) (batch.Stats, error) {
 	var st batch.Stats
-	data, err := os.ReadFile(filepath.Join(dir, StatsFile))
+	p := blob.Join(dir, StatsFile)
+	data, err := blob.ReadFile(context.Background(), p)
 	if err != nil {
 		return st, fmt.Errorf("stats: %w", err)
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("stats: %s: %w", filepath.Join(dir, StatsFile), err)
+		return st, fmt.Errorf("stats: %s: %w", p, err)
 	}
 	return st, nil
 }

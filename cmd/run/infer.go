@@ -56,7 +56,9 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&stop, "stop", "default stop `STRING` of rows without one; repeat the flag for several")
 	seed := fs.Uint64("seed", 0, "job seed: rows without a seed sample with one derived from it and their id")
 	slaMS := fs.Int64("sla-p95-ms", 0, "p95 latency target in ms; stats.json and the summary then give the verdict")
-	runner := fs.String("runner", "prism", "Beam runner: prism or direct")
+	runner := fs.String("runner", "prism", runnerUsage)
+	var rf runnerFlags
+	rf.register(fs)
 	overwrite := fs.Bool("overwrite", false, "replace the outputs of a previous run in the output folder")
 	shardRows := fs.Int64("shard-rows", 100_000, "rows per output shard")
 	idColumn := fs.String("id-column", "id", "name of the id column (string or integer)")
@@ -143,6 +145,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.SLAP95 = time.Duration(*slaMS) * time.Millisecond
 	}
 	str("runner", &cfg.Runner, *runner)
+	rf.apply(set, &cfg.RunnerOptions)
 	if set["overwrite"] {
 		cfg.Overwrite = *overwrite
 	}
@@ -188,7 +191,7 @@ func inferConfig(y *configs.Infer) infer.Config {
 		Defaults: einfer.Defaults{MaxTokens: y.Defaults.MaxTokens, Temperature: y.Defaults.Temperature, TopP: y.Defaults.TopP,
 			TopK: y.Defaults.TopK, Stop: y.Defaults.Stop, Seed: y.Seed},
 		BatchSize: y.BatchSize, Adaptive: y.Adaptive, TargetLatency: time.Duration(y.TargetLatencyMS) * time.Millisecond,
-		MaxBatch: y.MaxBatch, InFlight: y.InFlight, ShardRows: y.ShardRows, Overwrite: y.Overwrite, Runner: y.Runner,
+		MaxBatch: y.MaxBatch, InFlight: y.InFlight, ShardRows: y.ShardRows, Overwrite: y.Overwrite, Runner: y.Runner, RunnerOptions: y.RunnerOptions,
 		SLAP95: time.Duration(y.SLAP95MS) * time.Millisecond,
 		Columns: parquetio.RequestColumns{ID: y.Columns.ID, Prompt: y.Columns.Prompt, MaxTokens: y.Columns.MaxTokens,
 			Temperature: y.Columns.Temperature, TopP: y.Columns.TopP, TopK: y.Columns.TopK, Seed: y.Columns.Seed,

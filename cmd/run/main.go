@@ -31,6 +31,13 @@ import (
 )
 
 func main() {
+	if workerMode(os.Args[1:]) {
+		// Beam starts this binary as its SDK worker (on Dataflow, or in a
+		// DOCKER or PROCESS environment) with its own flags (--worker=true
+		// --id=… --control_endpoint=…): parse them so that beam.Init runs
+		// the worker harness, which exits the process when done.
+		flag.Parse()
+	}
 	beam.Init()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -49,6 +56,21 @@ Commands:
 
 Run "run COMMAND --help" for a command's flags.
 `
+
+// workerMode reports whether the arguments are a Beam worker's rather than a
+// command's.
+func workerMode(args []string) bool {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+		return false
+	}
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "worker" {
+			return true
+		}
+	}
+	return false
+}
 
 // run is the whole command line; it returns the process exit code
 // (0 success, 1 job failed, 2 usage error).
@@ -121,6 +143,7 @@ type common struct {
 	verbose   bool
 	jsonOut   bool
 	cpuProf   string
+	runners   runnerFlags
 }
 
 func (c *common) register(fs *flag.FlagSet, configExample string) {
@@ -130,7 +153,8 @@ func (c *common) register(fs *flag.FlagSet, configExample string) {
 	fs.StringVar(&c.encoding, "encoding", "cl100k_base", "tokenizer `NAME`: "+strings.Join(tokenizer.Encodings(), ", ")+" (or gpt2)")
 	fs.IntVar(&c.batchSize, "batch-size", 32, "rows per tokenizer batch, 1..1000")
 	fs.IntVar(&c.threads, "threads", 0, "goroutines per batch (0: all cores)")
-	fs.StringVar(&c.runner, "runner", "prism", "Beam runner: "+strings.Join(tokenize.Runners, " or "))
+	fs.StringVar(&c.runner, "runner", "prism", runnerUsage)
+	c.runners.register(fs)
 	fs.BoolVar(&c.overwrite, "overwrite", false, "replace the outputs of a previous run in the output folder")
 	fs.Int64Var(&c.shardRows, "shard-rows", 100_000, "rows per output shard")
 	fs.StringVar(&c.idColumn, "id-column", "id", "name of the id column (string or integer)")
@@ -214,12 +238,13 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cfg = tokenize.Config{
 			Inputs: y.Input, Output: y.Output, Encoding: y.Encoding, BatchSize: y.BatchSize, Threads: y.Threads,
 			Runner: y.Runner, Overwrite: y.Overwrite, ShardRows: y.ShardRows, AllowedSpecial: y.AllowedSpecial,
-			DisallowedAsText: y.DisallowedSpecialAsText,
+			DisallowedAsText: y.DisallowedSpecialAsText, RunnerOptions: y.RunnerOptions,
 		}
 		cfg.Columns.ID, cfg.Columns.Text = y.Columns.ID, y.Columns.Text
 	}
 	set := setFlags(fs)
 	applyCommon(set, &c, &cfg.Inputs, &cfg.Output, &cfg.Encoding, &cfg.BatchSize, &cfg.Threads, &cfg.Runner, &cfg.Overwrite, &cfg.ShardRows, &cfg.Columns.ID)
+	c.runners.apply(set, &cfg.RunnerOptions)
 	if set["text-column"] {
 		cfg.Columns.Text = *textColumn
 	}
@@ -258,12 +283,13 @@ func runDetokenize(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		cfg = tokenize.DetokenizeConfig{
 			Inputs: y.Input, Output: y.Output, Encoding: y.Encoding, BatchSize: y.BatchSize, Threads: y.Threads,
-			Runner: y.Runner, Overwrite: y.Overwrite, ShardRows: y.ShardRows,
+			Runner: y.Runner, Overwrite: y.Overwrite, ShardRows: y.ShardRows, RunnerOptions: y.RunnerOptions,
 		}
 		cfg.Columns.ID, cfg.Columns.Tokens = y.Columns.ID, y.Columns.Tokens
 	}
 	set := setFlags(fs)
 	applyCommon(set, &c, &cfg.Inputs, &cfg.Output, &cfg.Encoding, &cfg.BatchSize, &cfg.Threads, &cfg.Runner, &cfg.Overwrite, &cfg.ShardRows, &cfg.Columns.ID)
+	c.runners.apply(set, &cfg.RunnerOptions)
 	if set["tokens-column"] {
 		cfg.Columns.Tokens = *tokensColumn
 	}

@@ -26,6 +26,8 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestHelpExplainsEveryFlag(t *testing.T) {
+	runnerFlags := []string{"runner", "job-endpoint", "environment-type", "environment-config", "worker-binary", "project", "region",
+		"staging-location", "temp-location", "worker-machine-type", "num-workers", "max-workers"}
 	for cmd, flags := range map[string][]string{
 		"tokenize":   {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "text-column", "allowed-special", "disallowed-special-as-text", "verbose", "json"},
 		"detokenize": {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "tokens-column"},
@@ -36,7 +38,12 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 		if code != 0 {
 			t.Errorf("%s --help: exit %d", cmd, code)
 		}
-		for _, f := range flags {
+		for _, w := range []string{"universal", "dataflow", "LOOPBACK", "DOCKER, PROCESS, EXTERNAL"} {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s --help does not mention %s", cmd, w)
+			}
+		}
+		for _, f := range append(flags, runnerFlags...) {
 			if !strings.Contains(stderr, "  -"+f) {
 				t.Errorf("%s --help does not explain -%s:\n%s", cmd, f, stderr)
 			}
@@ -61,6 +68,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"infer", "--input", "x.parquet", "--output", "o"}, 1, "no model"},
 		{[]string{"infer", "--input", "x.parquet", "--output", "o", "--backend", "openai"}, 1, "needs --endpoint"},
 		{[]string{"infer", "--config", "/nonexistent.yaml"}, 1, "nonexistent.yaml"},
+		{[]string{"tokenize", "--input", "x.parquet", "--output", "o", "--runner", "flink"}, 1, `unknown runner "flink": use one of prism, direct, universal, dataflow`},
+		{[]string{"tokenize", "--input", "x.parquet", "--output", "o", "--runner", "universal"}, 1, "runner universal needs --job-endpoint HOST:PORT"},
+		{[]string{"detokenize", "--input", "x.parquet", "--output", "o", "--runner", "universal", "--job-endpoint", "h:1", "--environment-type", "pod"}, 1, `unknown environment type "pod"`},
+		{[]string{"infer", "--input", "x.parquet", "--output", "o", "--model", "m.gguf", "--runner", "dataflow", "--region", "r", "--staging-location", "/tmp/s"}, 1,
+			"runner dataflow needs --project"},
+		{[]string{"infer", "--input", "x.parquet", "--output", "o", "--model", "m.gguf", "--runner", "dataflow", "--project", "p", "--region", "r", "--staging-location", "/tmp/s"}, 1,
+			`staging location "/tmp/s": must be a gs:// path`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(tt.args...)
@@ -181,6 +195,23 @@ func TestInferDemo(t *testing.T) {
 		// Rows without max_tokens take the flag's 16; the config says 64.
 		if r.ID == "req-000" && r.CompletionTokens > 16 {
 			t.Errorf("req-000 generated %d tokens with --max-tokens 16", r.CompletionTokens)
+		}
+	}
+}
+
+func TestWorkerMode(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--worker=true", "--id=1-1", "--logging_endpoint=localhost:1", "--control_endpoint=localhost:2", "--semi_persist_dir=/tmp"}, true},
+		{[]string{"-id", "1", "-worker"}, true},
+		{[]string{"tokenize", "--worker"}, false},
+		{[]string{"--help"}, false},
+		{nil, false},
+	} {
+		if got := workerMode(tc.args); got != tc.want {
+			t.Errorf("workerMode(%q) = %v", tc.args, got)
 		}
 	}
 }

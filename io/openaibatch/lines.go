@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+
+	"github.com/minerva-batch/minerva/io/blob"
 )
 
 // MaxLineBytes is the longest line, without its line ending, that the readers
@@ -29,20 +30,15 @@ const readBufferSize = 256 << 10
 // first-line check can see how it starts.
 const keepTooLong = 1 << 10
 
-// openFile opens an input file for reading, with errors that name it.
-func openFile(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, openError(path, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, openError(path, err)
-	}
-	if st.IsDir() {
-		f.Close()
+// openFile opens an input file, local or gs://, for one sequential read,
+// with errors that name it.
+func openFile(path string) (io.ReadCloser, error) {
+	f, _, err := blob.OpenReader(context.Background(), path)
+	switch {
+	case errors.Is(err, blob.ErrIsDir):
 		return nil, fmt.Errorf("input %q: is a directory, want an OpenAI batch file (.jsonl)", path)
+	case err != nil:
+		return nil, openError(path, err)
 	}
 	return f, nil
 }

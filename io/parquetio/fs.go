@@ -1,11 +1,13 @@
 package parquetio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+
+	"github.com/minerva-batch/minerva/io/blob"
 )
 
 // inputFile is an opened input: random access plus Close.
@@ -14,31 +16,20 @@ type inputFile interface {
 	io.Closer
 }
 
-// errIsDir is returned by openInput when the path names a directory.
-var errIsDir = errors.New("is a directory")
-
 // openInput opens an input file for random access and returns its size. It is
-// the single seam through which input bytes are read, so that another storage
-// backend (e.g. GCS) can be substituted later. Implementations should return
-// errors that satisfy errors.Is(err, fs.ErrNotExist) for missing files and
-// errIsDir for directories.
-var openInput = openLocal
+// the single seam through which input bytes are read: local files and gs://
+// objects alike, through package blob (ranged reads on GCS, so only the
+// footer and the pages of the columns read are fetched). Errors satisfy
+// errors.Is(err, fs.ErrNotExist) for missing files and blob.ErrIsDir for
+// directories. Tests replace it to count reads.
+var openInput = openBlob
 
-func openLocal(path string) (inputFile, int64, error) {
-	f, err := os.Open(path)
+func openBlob(path string) (inputFile, int64, error) {
+	f, err := blob.Open(context.Background(), path)
 	if err != nil {
 		return nil, 0, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if st.IsDir() {
-		f.Close()
-		return nil, 0, errIsDir
-	}
-	return f, st.Size(), nil
+	return f, f.Size(), nil
 }
 
 // openError formats an error from openInput for the given input path.
@@ -46,7 +37,7 @@ func openError(path string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("input %q: no such file", path)
-	case errors.Is(err, errIsDir):
+	case errors.Is(err, blob.ErrIsDir):
 		return fmt.Errorf("input %q: is a directory, want a Parquet file", path)
 	}
 	var pe *fs.PathError

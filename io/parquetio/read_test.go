@@ -332,7 +332,7 @@ func TestReadRowsProjection(t *testing.T) {
 	var read int64
 	defer func(orig func(string) (inputFile, int64, error)) { openInput = orig }(openInput)
 	openInput = func(p string) (inputFile, int64, error) {
-		f, n, err := openLocal(p)
+		f, n, err := openBlob(p)
 		if err != nil {
 			return nil, 0, err
 		}

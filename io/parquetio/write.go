@@ -268,7 +268,12 @@ func ReadAll[T any](path string) (rows []T, err error) {
 			rows, err = nil, corruptError(path, r)
 		}
 	}()
-	rows, err = parquet.ReadFile[T](path)
+	f, size, err := openInput(path)
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	rows, err = parquet.Read[T](f, size)
 	if err != nil {
 		return nil, fmt.Errorf("input %q: %w", path, err)
 	}

@@ -173,7 +173,7 @@ func TestCreateErrors(t *testing.T) {
 		{"slash", dir, "a/b", "0", `invalid shard prefix "a/b"`},
 		{"backslash", dir, "results", `x\y`, `invalid shard name "x\\y"`},
 		{"NUL", dir, "results", "a\x00", `invalid shard name "a\x00"`},
-		{"missing folder", filepath.Join(dir, "missing"), "results", "0", `create shard "%s/missing/results-0.jsonl": open %[1]s/missing/.results-0.jsonl.`},
+		{"missing folder", filepath.Join(dir, "missing"), "results", "0", `create shard "%s/missing/results-0.jsonl": no such file or directory`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/minerva-batch/minerva/io/openaibatch"
 	"github.com/minerva-batch/minerva/io/parquetio"
 	"github.com/minerva-batch/minerva/pipelines/internal/job"
+	"github.com/minerva-batch/minerva/pipelines/runners"
 	"github.com/minerva-batch/minerva/transforms"
 )
 
@@ -57,8 +58,11 @@ type Config struct {
 	ShardRows int64
 	// Overwrite allows replacing a previous run in Output.
 	Overwrite bool
-	// Runner is the Beam runner, "prism" (default) or "direct".
+	// Runner is the Beam runner: "prism" (default, embedded), "direct",
+	// "universal" (a Flink, Spark or prism job server) or "dataflow".
 	Runner string
+	// RunnerOptions configure the universal and Dataflow runners.
+	RunnerOptions runners.Options
 	// SLAP95, when positive, is a p95 latency target; stats.json then
 	// carries the verdict.
 	SLAP95 time.Duration
@@ -174,7 +178,7 @@ func (c *Config) validate() error {
 			c.Backend.MaxInFlight = cmp.Or(c.MaxBatch, batch.InferenceLimits.Max)
 		}
 	}
-	if err := job.CheckRunner(&c.Runner); err != nil {
+	if err := job.CheckRunner(&c.Runner, &c.RunnerOptions); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -282,7 +286,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.OnStart != nil {
 		cfg.OnStart(rows)
 	}
-	m, elapsed, err := job.Execute(ctx, pipe, cfg.Runner)
+	m, elapsed, err := job.Execute(ctx, pipe, cfg.Runner, cfg.RunnerOptions)
 	if err != nil {
 		return nil, err
 	}

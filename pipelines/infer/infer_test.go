@@ -27,6 +27,7 @@ import (
 	"github.com/minerva-batch/minerva/internal/xcheck"
 	"github.com/minerva-batch/minerva/io/openaibatch"
 	"github.com/minerva-batch/minerva/io/parquetio"
+	"github.com/minerva-batch/minerva/pipelines/runners"
 	"github.com/minerva-batch/minerva/transforms"
 )
 
@@ -73,9 +74,8 @@ func config(in, out string) Config {
 
 func readResults(t *testing.T, dir string) map[string]parquetio.InferResult {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "results-*.parquet"))
 	m := map[string]parquetio.InferResult{}
-	for _, f := range files {
+	for _, f := range shardPaths(t, dir, "results-*.parquet") {
 		rows, err := parquetio.ReadAll[parquetio.InferResult](f)
 		if err != nil {
 			t.Fatal(err)
@@ -92,9 +92,8 @@ func readResults(t *testing.T, dir string) map[string]parquetio.InferResult {
 
 func readErrors(t *testing.T, dir string) map[string]parquetio.InferError {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "errors-*.parquet"))
 	m := map[string]parquetio.InferError{}
-	for _, f := range files {
+	for _, f := range shardPaths(t, dir, "errors-*.parquet") {
 		rows, err := parquetio.ReadAll[parquetio.InferError](f)
 		if err != nil {
 			t.Fatal(err)
@@ -334,6 +333,13 @@ func TestJobLevelErrors(t *testing.T) {
 		{"bad batch size", func(c *Config) { c.BatchSize = 101 }, "101"},
 		{"bad temperature", func(c *Config) { c.Defaults.Temperature = 3 }, "temperature 3"},
 		{"bad runner", func(c *Config) { c.Runner = "flink" }, `unknown runner "flink"`},
+		{"universal without endpoint", func(c *Config) { c.Runner = "universal" }, "runner universal needs --job-endpoint"},
+		{"bad environment type", func(c *Config) {
+			c.Runner, c.RunnerOptions = "universal", runners.Options{JobEndpoint: "localhost:8099", EnvironmentType: "kubernetes"}
+		}, `unknown environment type "kubernetes"`},
+		{"dataflow without project", func(c *Config) {
+			c.Runner, c.RunnerOptions = "dataflow", runners.Options{Region: "us-central1", StagingLocation: "gs://b/staging"}
+		}, "runner dataflow needs --project"},
 		{"previous run", func(c *Config) { c.Output = previous }, "previous run"},
 	}
 	for _, tc := range cases {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/minerva-batch/minerva/engine/tokenizer"
 	"github.com/minerva-batch/minerva/io/parquetio"
+	"github.com/minerva-batch/minerva/pipelines/runners"
 	"github.com/minerva-batch/minerva/transforms"
 )
 
@@ -29,12 +30,15 @@ type DetokenizeConfig struct {
 	ShardRows int64
 	// Overwrite allows replacing the outputs of a previous run in Output.
 	Overwrite bool
-	// Runner is the Beam runner, "prism" (default) or "direct".
+	// Runner is the Beam runner: "prism" (default, embedded), "direct",
+	// "universal" (a Flink, Spark or prism job server) or "dataflow".
 	Runner string
+	// RunnerOptions configure the universal and Dataflow runners.
+	RunnerOptions runners.Options
 }
 
 func (c *DetokenizeConfig) validate() error {
-	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, c.Encoding, tokenizer.Options{})
+	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, &c.RunnerOptions, c.Encoding, tokenizer.Options{})
 }
 
 // Detokenize runs a detokenization job and returns its report, with the same
@@ -59,5 +63,5 @@ func Detokenize(ctx context.Context, cfg DetokenizeConfig) (*Report, error) {
 	transforms.WriteShards(s, &transforms.WriteTextResultsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, res)
 	transforms.WriteShards(s, &transforms.WriteDetokenizeErrorsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, fails)
 	transforms.WriteStats(s, cfg.Output, transforms.CombineStats(s, obs))
-	return execute(ctx, pipe, cfg.Runner, cfg.Output, p, finish[parquetio.TextResult, parquetio.DetokenizeError])
+	return execute(ctx, pipe, cfg.Runner, cfg.RunnerOptions, cfg.Output, p, finish[parquetio.TextResult, parquetio.DetokenizeError])
 }

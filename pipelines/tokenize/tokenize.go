@@ -18,11 +18,12 @@ import (
 	"github.com/minerva-batch/minerva/engine/tokenizer"
 	"github.com/minerva-batch/minerva/io/parquetio"
 	"github.com/minerva-batch/minerva/pipelines/internal/job"
+	"github.com/minerva-batch/minerva/pipelines/runners"
 	"github.com/minerva-batch/minerva/transforms"
 )
 
 // Runners are the Beam runners a job can run on.
-var Runners = job.Runners
+var Runners = runners.Names
 
 // Config is a tokenization job.
 type Config struct {
@@ -47,8 +48,11 @@ type Config struct {
 	ShardRows int64
 	// Overwrite allows replacing the outputs of a previous run in Output.
 	Overwrite bool
-	// Runner is the Beam runner, "prism" (default) or "direct".
+	// Runner is the Beam runner: "prism" (default, embedded), "direct",
+	// "universal" (a Flink, Spark or prism job server) or "dataflow".
 	Runner string
+	// RunnerOptions configure the universal and Dataflow runners.
+	RunnerOptions runners.Options
 }
 
 // Report is what a finished job tells its user.
@@ -77,13 +81,13 @@ func (r *Report) Summary() string {
 
 // validate checks the configuration itself, before touching any file.
 func (c *Config) validate() error {
-	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, c.Encoding,
+	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, &c.RunnerOptions, c.Encoding,
 		tokenizer.Options{AllowedSpecial: c.AllowedSpecial, DisallowedAsText: c.DisallowedAsText})
 }
 
 // validateJob checks the settings both jobs share, filling in the default
 // batch size and runner.
-func validateJob(inputs []string, output string, batchSize *int, threads int, runner *string, encoding string, opts tokenizer.Options) error {
+func validateJob(inputs []string, output string, batchSize *int, threads int, runnerName *string, runnerOpts *runners.Options, encoding string, opts tokenizer.Options) error {
 	var errs []error
 	if len(inputs) == 0 {
 		errs = append(errs, errors.New("no input: give --input FILE|GLOB"))
@@ -100,7 +104,7 @@ func validateJob(inputs []string, output string, batchSize *int, threads int, ru
 	if threads < 0 {
 		errs = append(errs, fmt.Errorf("threads %d is negative; use 0 for all cores", threads))
 	}
-	if err := job.CheckRunner(runner); err != nil {
+	if err := job.CheckRunner(runnerName, runnerOpts); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := tokenizer.New(encoding, opts); err != nil {
@@ -165,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	transforms.WriteShards(s, &transforms.WriteTokenResultsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, res)
 	transforms.WriteShards(s, &transforms.WriteTokenizeErrorsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, fails)
 	transforms.WriteStats(s, cfg.Output, transforms.CombineStats(s, obs))
-	return execute(ctx, pipe, cfg.Runner, cfg.Output, p, finish[parquetio.TokenResult, parquetio.TokenizeError])
+	return execute(ctx, pipe, cfg.Runner, cfg.RunnerOptions, cfg.Output, p, finish[parquetio.TokenResult, parquetio.TokenizeError])
 }
 
 func idColumn(name string) string {
@@ -176,13 +180,13 @@ func idColumn(name string) string {
 }
 
 // execute runs the pipeline and completes the output folder.
-func execute(ctx context.Context, pipe *beam.Pipeline, runner, output string, p *plan, finishFn func(string) (int64, int64, error)) (*Report, error) {
-	slog.Info("starting job", "runner", runner, "files", len(p.files), "rows", p.rows, "output", output)
-	m, elapsed, err := job.Execute(ctx, pipe, runner)
+func execute(ctx context.Context, pipe *beam.Pipeline, runnerName string, opts runners.Options, output string, p *plan, finishFn func(string) (int64, int64, error)) (*Report, error) {
+	slog.Info("starting job", "runner", runnerName, "files", len(p.files), "rows", p.rows, "output", output)
+	m, elapsed, err := job.Execute(ctx, pipe, runnerName, opts)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Inputs: p.files, Rows: p.rows, Output: output, Runner: runner, Elapsed: elapsed, Counters: m.Counters}
+	rep := &Report{Inputs: p.files, Rows: p.rows, Output: output, Runner: runnerName, Elapsed: elapsed, Counters: m.Counters}
 	if rep.Results, rep.Errors, err = finishFn(output); err != nil {
 		return nil, err
 	}

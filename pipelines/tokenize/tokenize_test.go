@@ -15,6 +15,7 @@ import (
 	"github.com/minerva-batch/minerva/engine/tokenizer"
 	"github.com/minerva-batch/minerva/internal/xcheck"
 	"github.com/minerva-batch/minerva/io/parquetio"
+	"github.com/minerva-batch/minerva/pipelines/runners"
 	"github.com/minerva-batch/minerva/transforms"
 )
 
@@ -231,7 +232,10 @@ func TestJobLevelErrors(t *testing.T) {
 		{"unknown encoding", Config{Inputs: []string{good}, Encoding: "cl200k"}, []string{`unknown encoding "cl200k"`, "cl100k_base"}},
 		{"batch size too large", Config{Inputs: []string{good}, BatchSize: 1001}, []string{"tokenizer batch size 1001 is out of range", "1000"}},
 		{"batch size negative", Config{Inputs: []string{good}, BatchSize: -1}, []string{"tokenizer batch size -1 is out of range"}},
-		{"unknown runner", Config{Inputs: []string{good}, Runner: "flink"}, []string{`unknown runner "flink"`}},
+		{"unknown runner", Config{Inputs: []string{good}, Runner: "flink"}, []string{`unknown runner "flink"`, "universal", "dataflow"}},
+		{"universal without endpoint", Config{Inputs: []string{good}, Runner: "universal"}, []string{"runner universal needs --job-endpoint HOST:PORT"}},
+		{"dataflow without settings", Config{Inputs: []string{good}, Runner: "dataflow", RunnerOptions: runners.Options{StagingLocation: "/tmp/staging"}},
+			[]string{"needs --project", "needs --region", `staging location "/tmp/staging": must be a gs:// path`}},
 		{"previous run", Config{Inputs: []string{good}, Output: previous}, []string{"previous", "holds a previous run", "--overwrite"}},
 	}
 	for _, tt := range tests {

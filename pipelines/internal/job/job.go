@@ -7,74 +7,74 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
+	"io/fs"
 	"sort"
-	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	//lint:ignore SA1019 the direct runner is one of the two runners the jobs are tested on
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // runner "direct"
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"  // runner "prism"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/minerva-batch/minerva/engine/batch"
+	"github.com/minerva-batch/minerva/io/blob"
 	"github.com/minerva-batch/minerva/io/parquetio"
 	"github.com/minerva-batch/minerva/transforms"
 )
 
-// Runners are the Beam runners a job can run on.
-var Runners = []string{"prism", "direct"}
-
-// CheckRunner fills in the default runner (prism) and checks the name.
-func CheckRunner(runner *string) error {
-	if *runner == "" {
-		*runner = "prism"
+// previousRun lists the files of an earlier run in dir (a local or gs://
+// folder): its shards, stats.json, and temporary files a local run left.
+func previousRun(ctx context.Context, dir string) ([]string, error) {
+	entries, err := blob.List(ctx, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	if !slices.Contains(Runners, *runner) {
-		return fmt.Errorf("unknown runner %q: use one of %v", *runner, Runners)
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-// previousRun lists the files of an earlier run in dir.
-func previousRun(dir string) ([]string, error) {
 	var found []string
-	for _, pat := range []string{"results-*", "errors-*", transforms.StatsFile, ".results-*", ".errors-*", "." + transforms.StatsFile + ".tmp"} {
-		m, err := filepath.Glob(filepath.Join(dir, pat))
-		if err != nil {
-			return nil, err
+	for _, e := range entries {
+		for _, pat := range []string{"results-*", "errors-*", transforms.StatsFile, ".results-*", ".errors-*", "." + transforms.StatsFile + "*"} {
+			if blob.Match(pat, e.Name()) {
+				found = append(found, e.Path)
+				break
+			}
 		}
-		found = append(found, m...)
 	}
 	sort.Strings(found)
 	return found, nil
 }
 
-// PrepareOutput makes sure dir is a folder without the outputs of a previous
-// run, removing them when overwrite is set and refusing to start otherwise.
+// PrepareOutput makes sure dir (a local or gs:// folder) is a folder without
+// the outputs of a previous run, removing them when overwrite is set and
+// refusing to start otherwise.
 func PrepareOutput(dir string, overwrite bool) error {
-	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+	ctx := context.Background()
+	if st, err := blob.Stat(ctx, dir); err == nil && !st.IsDir {
 		return fmt.Errorf("output %q is a file, not a folder", dir)
 	}
-	old, err := previousRun(dir)
+	old, err := previousRun(ctx, dir)
 	if err != nil {
-		return fmt.Errorf("output %q: %w", dir, err)
+		return fmt.Errorf("output %q: %w", dir, unwrapPath(err))
 	}
 	if len(old) > 0 && !overwrite {
-		return fmt.Errorf("output %q holds a previous run (%d files such as %s); use --overwrite to replace it or choose another folder", dir, len(old), filepath.Base(old[0]))
+		return fmt.Errorf("output %q holds a previous run (%d files such as %s); use --overwrite to replace it or choose another folder", dir, len(old), blob.Base(old[0]))
 	}
 	for _, f := range old {
-		if err := os.Remove(f); err != nil {
+		if err := blob.Remove(ctx, f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("output %q: removing the previous run: %w", dir, err)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("output %q: %w", dir, err)
+	if err := blob.MkdirAll(ctx, dir); err != nil {
+		return fmt.Errorf("output %q: %w", dir, unwrapPath(err))
 	}
 	return nil
+}
+
+// unwrapPath drops a *fs.PathError around err when the message names the
+// path already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Metrics are a finished pipeline's metrics (committed values).
@@ -96,36 +96,10 @@ func (d Distribution) Mean() float64 {
 	return float64(d.Sum) / float64(d.Count)
 }
 
-// Execute runs pipe on runner and reads back its metrics.
-func Execute(ctx context.Context, pipe *beam.Pipeline, runner string) (Metrics, time.Duration, error) {
-	start := time.Now()
-	pr, err := beam.Run(ctx, runner, pipe)
-	if err != nil {
-		return Metrics{}, 0, fmt.Errorf("pipeline on runner %s: %w", runner, err)
-	}
-	m := Metrics{Counters: map[string]int64{}, Distributions: map[string]Distribution{}}
-	if pr != nil {
-		res := pr.Metrics().AllMetrics()
-		for _, c := range res.Counters() {
-			m.Counters[c.Key.Name] += c.Committed
-		}
-		for _, d := range res.Distributions() {
-			v, old := d.Committed, m.Distributions[d.Key.Name]
-			if old.Count > 0 {
-				v.Min, v.Max = min(v.Min, old.Min), max(v.Max, old.Max)
-			}
-			m.Distributions[d.Key.Name] = Distribution{Count: old.Count + v.Count, Sum: old.Sum + v.Sum, Min: v.Min, Max: v.Max}
-		}
-	}
-	elapsed := time.Since(start)
-	slog.Info("job finished", "runner", runner, "elapsed", elapsed)
-	return m, elapsed, nil
-}
-
 // EnsureStats writes zero statistics to dir/stats.json when the job wrote
 // none (an empty input), and returns the statistics.
 func EnsureStats(dir string) (batch.Stats, error) {
-	if _, err := os.Stat(filepath.Join(dir, transforms.StatsFile)); errors.Is(err, os.ErrNotExist) {
+	if _, err := blob.Stat(context.Background(), blob.Join(dir, transforms.StatsFile)); errors.Is(err, fs.ErrNotExist) {
 		if err := transforms.WriteStatsFile(dir, batch.Stats{}); err != nil {
 			return batch.Stats{}, err
 		}
@@ -136,9 +110,15 @@ func EnsureStats(dir string) (batch.Stats, error) {
 // Shards counts the rows of the prefix-* shards in dir (with count), or,
 // when there are none, writes an empty one with write and returns 0.
 func Shards(dir, prefix, ext string, count func(path string) (int64, error), write func() error) (int64, error) {
-	shards, err := filepath.Glob(filepath.Join(dir, prefix+"-*"+ext))
+	entries, err := blob.List(context.Background(), dir)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("output %q: %w", dir, unwrapPath(err))
+	}
+	var shards []string
+	for _, e := range entries {
+		if !e.IsDir && blob.Match(prefix+"-*"+ext, e.Name()) {
+			shards = append(shards, e.Path)
+		}
 	}
 	if len(shards) == 0 {
 		return 0, write()
@@ -162,18 +142,15 @@ func ParquetShards[T any](dir, prefix string) (int64, error) {
 	})
 }
 
-// CountRows returns the number of rows of a Parquet file from its footer.
+// CountRows returns the number of rows of a Parquet file (local or gs://)
+// from its footer, which is all it reads.
 func CountRows(path string) (int64, error) {
-	f, err := os.Open(path)
+	f, err := blob.Open(context.Background(), path)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("output %q: %w", path, unwrapPath(err))
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
+	pf, err := parquet.OpenFile(f, f.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return 0, fmt.Errorf("output %q: %w", path, err)
 	}
