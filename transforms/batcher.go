@@ -4,12 +4,17 @@ import "context"
 
 // bundleBatcher buffers the elements of a bundle into batches and runs each
 // batch through work on a background goroutine, keeping at most depth
-// batches in flight. Before each batch starts filling, limit says how large
-// it may grow: at most maxItems elements and, when maxCost > 0, at most
-// maxCost of cost (a batch always takes at least one element). Finished
-// batches are handed to emit in the order they finish, so one slow batch does
-// not hold back the others, and always on the caller's goroutine, because
-// Beam emitters may only be called from the DoFn's own methods.
+// batches running at once. Before each batch starts filling, limit says how
+// large it may grow: at most maxItems elements and, when maxCost > 0, at
+// most maxCost of cost (a batch always takes at least one element).
+//
+// Finished batches are handed to emit in submission order, so a bundle's
+// output order depends only on its input (a retried bundle writes the same
+// shards), and always on the caller's goroutine, because Beam emitters may
+// only be called from the DoFn's own methods. A slow batch does not hold
+// back the batches after it: they keep being submitted and run while it
+// finishes, and wait, done, to be handed back (at most 4×depth batches are
+// held in all).
 type bundleBatcher[In, Out any] struct {
 	limit func() (maxItems int, maxCost int64)
 	cost  func(In) int64
@@ -20,14 +25,19 @@ type bundleBatcher[In, Out any] struct {
 	bufCost  int64
 	maxItems int
 	maxCost  int64
-	done     chan []Out
-	inFlight int
+
+	queue   []chan []Out  // submitted batches, oldest first
+	ready   map[int][]Out // finished batches not yet handed back, by position in queue+emitted
+	emitted int           // batches handed back so far
+	done    chan int      // the number of each batch that finishes
+	running int           // batches submitted and not finished
 }
 
 // newBundleBatcher returns a batcher; cost may be nil (every element costs
 // 0, so only maxItems bounds a batch).
 func newBundleBatcher[In, Out any](limit func() (int, int64), cost func(In) int64, depth int, work func(context.Context, []In) []Out) *bundleBatcher[In, Out] {
-	return &bundleBatcher[In, Out]{limit: limit, cost: cost, depth: max(depth, 1), work: work, done: make(chan []Out, max(depth, 1)+1)}
+	depth = max(depth, 1)
+	return &bundleBatcher[In, Out]{limit: limit, cost: cost, depth: depth, work: work, ready: map[int][]Out{}, done: make(chan int, 4*depth+1)}
 }
 
 // fixedSize is a limit of n elements a batch.
@@ -52,12 +62,12 @@ func (b *bundleBatcher[In, Out]) add(ctx context.Context, in In, emit func([]Out
 	}
 }
 
-// finish submits the last partial batch and waits for every batch in flight.
+// finish submits the last partial batch and hands back every batch.
 func (b *bundleBatcher[In, Out]) finish(ctx context.Context, emit func([]Out)) {
 	b.submit(ctx, emit)
-	for b.inFlight > 0 {
-		emit(<-b.done)
-		b.inFlight--
+	for len(b.queue) > 0 {
+		b.wait()
+		b.handBack(emit)
 	}
 }
 
@@ -67,20 +77,50 @@ func (b *bundleBatcher[In, Out]) submit(ctx context.Context, emit func([]Out)) {
 	}
 	items := b.buf
 	b.buf, b.bufCost = nil, 0
-	b.inFlight++
-	go func() { b.done <- b.work(ctx, items) }()
-	for b.inFlight > b.depth {
-		emit(<-b.done)
-		b.inFlight--
+	// Keep at most depth batches running, and at most 4×depth held.
+	for b.running >= b.depth || len(b.queue) >= 4*b.depth {
+		b.wait()
+		b.handBack(emit)
 	}
-	// Hand back whatever has already finished, without waiting.
-	for b.inFlight > 0 {
+	n := b.emitted + len(b.queue)
+	out := make(chan []Out, 1)
+	b.queue = append(b.queue, out)
+	b.running++
+	go func() {
+		out <- b.work(ctx, items)
+		b.done <- n
+	}()
+	b.handBack(emit)
+}
+
+// wait blocks until a running batch finishes.
+func (b *bundleBatcher[In, Out]) wait() {
+	if b.running == 0 {
+		return
+	}
+	n := <-b.done
+	b.running--
+	b.ready[n] = <-b.queue[n-b.emitted]
+}
+
+// handBack emits the finished batches at the head of the queue, in order.
+func (b *bundleBatcher[In, Out]) handBack(emit func([]Out)) {
+	for {
+		// Collect batches that finished without being waited for.
 		select {
-		case out := <-b.done:
-			b.inFlight--
-			emit(out)
+		case n := <-b.done:
+			b.running--
+			b.ready[n] = <-b.queue[n-b.emitted]
+			continue
 		default:
+		}
+		out, ok := b.ready[b.emitted]
+		if !ok {
 			return
 		}
+		delete(b.ready, b.emitted)
+		b.queue = b.queue[1:]
+		b.emitted++
+		emit(out)
 	}
 }
