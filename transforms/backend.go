@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/minerva-batch/minerva/engine/infer"
 	"github.com/minerva-batch/minerva/engine/llama"
 	"github.com/minerva-batch/minerva/engine/openai"
+	"github.com/minerva-batch/minerva/io/blob"
 )
 
 // Backend kinds.
@@ -24,8 +26,9 @@ const (
 type BackendConfig struct {
 	// Kind is BackendLocal (default) or BackendOpenAI.
 	Kind string
-	// Model is the model file (local) or the model name sent to the server
-	// (openai; empty: the first model the server lists).
+	// Model is the model file (local, a path or gs:// URL) or the model
+	// name sent to the server (openai; empty: the first model the server
+	// lists).
 	Model string
 	// Tokenizer optionally overrides the local model's vocabulary.
 	Tokenizer string
@@ -59,8 +62,29 @@ func (c BackendConfig) Open(ctx context.Context) (infer.Backend, error) {
 		if c.Model == "" {
 			return nil, fmt.Errorf("no model: give --model PATH (a GGUF file or a llama2.c checkpoint)")
 		}
-		return infer.NewLocal(c.Model, llama.Options{TokenizerPath: c.Tokenizer, Context: c.Context},
+		// Weights are memory-mapped: a gs:// model is copied to the
+		// machine's cache once, and mapped from there.
+		model, err := blob.Localize(ctx, c.Model, "")
+		if err != nil {
+			return nil, err
+		}
+		tok, err := blob.Localize(ctx, c.Tokenizer, "")
+		if err != nil {
+			return nil, err
+		}
+		if c.Tokenizer == "" && blob.IsGCS(c.Model) && !strings.HasSuffix(c.Model, ".gguf") {
+			// A llama2.c checkpoint's tokenizer.bin lies beside it.
+			if tok, err = blob.Localize(ctx, blob.Join(c.Model[:strings.LastIndex(c.Model, "/")], "tokenizer.bin"), ""); err != nil {
+				return nil, err
+			}
+		}
+		l, err := infer.NewLocal(model, llama.Options{TokenizerPath: tok, Context: c.Context},
 			llama.EngineOptions{MaxInFlight: c.MaxInFlight, Threads: c.Threads, KVBudget: c.KVBudgetMB << 20})
+		if err != nil {
+			return nil, err
+		}
+		l.Name = blob.Base(c.Model)
+		return l, nil
 	case BackendOpenAI:
 		cl, err := openai.NewClient(openai.Options{
 			Endpoint: c.Endpoint, Model: c.Model, APIKeyEnv: c.APIKeyEnv, Concurrency: c.MaxInFlight,

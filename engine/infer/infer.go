@@ -264,6 +264,10 @@ func RenderChat(msgs []Message) (string, error) {
 // Local is the embedded backend: a llama.Engine over a loaded model,
 // continuously batching the requests of every Infer call in flight.
 type Local struct {
+	// Name, when set, is what Model reports instead of the model file's
+	// base name (e.g. the name of the remote file it was copied from).
+	Name string
+
 	m   *llama.Model
 	eng *llama.Engine
 }
@@ -285,8 +289,8 @@ func NewLocal(path string, mopts llama.Options, eopts llama.EngineOptions) (*Loc
 // Engine returns the underlying engine.
 func (l *Local) Engine() *llama.Engine { return l.eng }
 
-// Model is the model file's base name.
-func (l *Local) Model() string { return modelName(l.m.Path) }
+// Model is Name, or the model file's base name.
+func (l *Local) Model() string { return cmp.Or(l.Name, modelName(l.m.Path)) }
 
 // Context is the model's context length.
 func (l *Local) Context() int { return l.m.Config.Context }

@@ -304,3 +304,37 @@ func TestFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalize: a gs:// object is copied once into the cache folder (a
+// second call makes no download); a local path is returned as it is.
+func TestLocalize(t *testing.T) {
+	ctx := context.Background()
+	emu := blobtest.Start(t, "models")
+	data := bytes.Repeat([]byte("weights "), 40_000)
+	put(t, "gs://models/tiny/model.gguf", data)
+	cache := t.TempDir()
+	local, err := blob.Localize(ctx, "gs://models/tiny/model.gguf", cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(local); !bytes.Equal(got, data) || filepath.Dir(local) != cache || !strings.HasSuffix(local, "-model.gguf") {
+		t.Fatalf("localized to %s (%d bytes)", local, len(got))
+	}
+	media := func() int { return emu.Count(func(r blobtest.Request) bool { return r.Media() }) }
+	before := media()
+	again, err := blob.Localize(ctx, "gs://models/tiny/model.gguf", cache)
+	if err != nil || again != local || media() != before {
+		t.Errorf("second call: %s, %v, %d downloads", again, err, media()-before)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 1 {
+		t.Errorf("cache holds %d entries, want the one copy", len(entries))
+	}
+	if p, err := blob.Localize(ctx, "/some/local/file", cache); p != "/some/local/file" || err != nil {
+		t.Errorf("local path: %s, %v", p, err)
+	}
+	for _, bad := range []string{"gs://models/none.gguf", "gs://models/tiny"} {
+		if _, err := blob.Localize(ctx, bad, cache); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("Localize(%s): %v", bad, err)
+		}
+	}
+}

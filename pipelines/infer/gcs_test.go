@@ -149,8 +149,13 @@ func TestCloudStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The model too is read from gs:// (copied once to a local cache, then
+	// memory-mapped).
+	upload(t, map[string]string{"gs://bkt/models/stories260K.gguf": model})
 	emu.Faults(faultPlan())
-	grep, err := Run(ctx, config("gs://bkt/in/req/*.parquet", "gs://bkt/out/infer"))
+	gcfg := config("gs://bkt/in/req/*.parquet", "gs://bkt/out/infer")
+	gcfg.Backend.Model = "gs://bkt/models/stories260K.gguf"
+	grep, err := Run(ctx, gcfg)
 	if err != nil {
 		t.Fatalf("infer on gs://: %v", err)
 	}
@@ -159,7 +164,7 @@ func TestCloudStorage(t *testing.T) {
 	}
 	lres, gres := readResults(t, filepath.Join(dir, "out-infer")), readResults(t, "gs://bkt/out/infer")
 	for id, r := range lres {
-		if gres[id].Text != r.Text || gres[id].Seed != r.Seed {
+		if gres[id].Text != r.Text || gres[id].Seed != r.Seed || gres[id].Model != "stories260K.gguf" {
 			t.Errorf("id %s: gs:// %q, local %q", id, gres[id].Text, r.Text)
 		}
 	}
