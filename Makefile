@@ -4,7 +4,7 @@ NPM     ?= npm
 # Arguments for the demo job of `make run`.
 RUN_ARGS ?=
 
-.PHONY: run run-infer bench-infer test deps xcheck-deps vet unit pipeline-direct generate bench-cli bench-tokenize bench-engine clean help
+.PHONY: run run-infer bench-infer bench-memory test deps xcheck-deps vet unit pipeline-direct generate bench-cli bench-tokenize bench-engine clean help
 
 help:
 	@echo "make run    - tokenize testdata/corpus.parquet into ./out on Beam's prism runner and print the statistics"
@@ -69,6 +69,10 @@ bench-engine:
 ## requests (stories15M shape), and adaptive against fixed batch sizes.
 bench-infer:
 	$(GO) run ./scripts/benchinfer $(BENCH_ARGS)
+
+## bench-memory: peak RSS of `run tokenize` on corpora of 100 MB to 1 GB.
+bench-memory:
+	./scripts/bench-memory.sh
 
 ## bench-cli: throughput of `run tokenize` on the largest shared corpus.
 bench-cli:
