@@ -68,6 +68,7 @@ type Tokenize struct {
 	// (job_endpoint, environment_type, project, region, staging_location, …).
 	RunnerOptions           runners.Options `yaml:",inline"`
 	Overwrite               bool            `yaml:"overwrite"`
+	Resume                  bool            `yaml:"resume"`
 	ShardRows               int64           `yaml:"shard_rows"`
 	AllowedSpecial          StringList      `yaml:"allowed_special"`
 	DisallowedSpecialAsText bool            `yaml:"disallowed_special_as_text"`
@@ -88,6 +89,7 @@ type Detokenize struct {
 	// RunnerOptions are the universal and Dataflow runners' keys.
 	RunnerOptions runners.Options `yaml:",inline"`
 	Overwrite     bool            `yaml:"overwrite"`
+	Resume        bool            `yaml:"resume"`
 	ShardRows     int64           `yaml:"shard_rows"`
 	Columns       struct {
 		ID     string `yaml:"id"`
@@ -122,6 +124,7 @@ type Infer struct {
 	// RunnerOptions are the universal and Dataflow runners' keys.
 	RunnerOptions runners.Options `yaml:",inline"`
 	Overwrite     bool            `yaml:"overwrite"`
+	Resume        bool            `yaml:"resume"`
 	ShardRows     int64           `yaml:"shard_rows"`
 	SLAP95MS      int64           `yaml:"sla_p95_ms"`
 	Seed          uint64          `yaml:"seed"`

@@ -23,6 +23,7 @@ type bundleBatcher[In, Out any] struct {
 
 	buf      []In
 	bufCost  int64
+	bufReady []readyAt[Out] // finished elements among buf's, by position
 	maxItems int
 	maxCost  int64
 
@@ -31,6 +32,13 @@ type bundleBatcher[In, Out any] struct {
 	emitted int           // batches handed back so far
 	done    chan int      // the number of each batch that finishes
 	running int           // batches submitted and not finished
+}
+
+// readyAt is an element that needed no work (a row that failed before it
+// got to the batch), with its position in the batch's output.
+type readyAt[Out any] struct {
+	pos int
+	out Out
 }
 
 // newBundleBatcher returns a batcher; cost may be nil (every element costs
@@ -62,6 +70,26 @@ func (b *bundleBatcher[In, Out]) add(ctx context.Context, in In, emit func([]Out
 	}
 }
 
+// addReady adds an element that needs no work, already finished as out:
+// it is handed back after every element added before it and before every
+// element added after it, so a bundle's output order depends only on its
+// input even when some rows fail before they reach a batch. It does not
+// count towards a batch's size or cost.
+func (b *bundleBatcher[In, Out]) addReady(ctx context.Context, out Out, emit func([]Out)) {
+	if len(b.buf) == 0 && len(b.bufReady) == 0 && len(b.queue) == 0 {
+		emit([]Out{out})
+		return
+	}
+	b.bufReady = append(b.bufReady, readyAt[Out]{pos: len(b.buf) + len(b.bufReady), out: out})
+	if len(b.bufReady) >= maxReady {
+		b.submit(ctx, emit)
+	}
+}
+
+// maxReady bounds the finished elements held back in the batch being
+// filled: with that many, it is submitted as it is.
+const maxReady = 1024
+
 // finish submits the last partial batch and hands back every batch.
 func (b *bundleBatcher[In, Out]) finish(ctx context.Context, emit func([]Out)) {
 	b.submit(ctx, emit)
@@ -72,11 +100,23 @@ func (b *bundleBatcher[In, Out]) finish(ctx context.Context, emit func([]Out)) {
 }
 
 func (b *bundleBatcher[In, Out]) submit(ctx context.Context, emit func([]Out)) {
-	if len(b.buf) == 0 {
+	if len(b.buf) == 0 && len(b.bufReady) == 0 {
 		return
 	}
-	items := b.buf
-	b.buf, b.bufCost = nil, 0
+	items, ready := b.buf, b.bufReady
+	b.buf, b.bufCost, b.bufReady = nil, 0, nil
+	if len(items) == 0 {
+		// Only finished elements: they wait, in order, behind the batches
+		// already submitted.
+		outs := make([]Out, len(ready))
+		for i, r := range ready {
+			outs[i] = r.out
+		}
+		b.ready[b.emitted+len(b.queue)] = outs
+		b.queue = append(b.queue, nil)
+		b.handBack(emit)
+		return
+	}
 	// Keep at most depth batches running, and at most 4×depth held.
 	for b.running >= b.depth || len(b.queue) >= 4*b.depth {
 		b.wait()
@@ -87,7 +127,7 @@ func (b *bundleBatcher[In, Out]) submit(ctx context.Context, emit func([]Out)) {
 	b.queue = append(b.queue, out)
 	b.running++
 	go func() {
-		out <- b.work(ctx, items)
+		out <- merge(b.work(ctx, items), ready)
 		b.done <- n
 	}()
 	b.handBack(emit)
@@ -123,4 +163,21 @@ func (b *bundleBatcher[In, Out]) handBack(emit func([]Out)) {
 		b.emitted++
 		emit(out)
 	}
+}
+
+// merge puts the finished elements of a batch back among its outputs, at
+// their positions.
+func merge[Out any](outs []Out, ready []readyAt[Out]) []Out {
+	if len(ready) == 0 {
+		return outs
+	}
+	all := make([]Out, 0, len(outs)+len(ready))
+	for _, r := range ready {
+		for len(all) < r.pos && len(outs) > 0 {
+			all = append(all, outs[0])
+			outs = outs[1:]
+		}
+		all = append(all, r.out)
+	}
+	return append(all, outs...)
 }

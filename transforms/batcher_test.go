@@ -69,3 +69,33 @@ func TestBundleBatcher(t *testing.T) {
 		})
 	}
 }
+
+// TestBundleBatcherReady: elements that need no work (rows that failed
+// before the batch) come back in input order among the batched ones, even
+// when the batches are slow, and runs of them longer than maxReady too.
+func TestBundleBatcherReady(t *testing.T) {
+	for _, n := range []int{50, 3 * maxReady} {
+		work := func(_ context.Context, in []int) []int {
+			time.Sleep(time.Duration((in[0]*7)%3) * time.Millisecond)
+			return slices.Clone(in)
+		}
+		b := newBundleBatcher(fixedSize(4), nil, 2, work)
+		var got []int
+		emit := func(out []int) { got = append(got, out...) }
+		for i := range n {
+			if i%3 == 0 || (i > 10 && i < n-10) && n > 100 {
+				b.addReady(context.Background(), i, emit)
+			} else {
+				b.add(context.Background(), i, emit)
+			}
+		}
+		b.finish(context.Background(), emit)
+		want := make([]int, n)
+		for i := range want {
+			want[i] = i
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d: outputs %v, want input order", n, got)
+		}
+	}
+}

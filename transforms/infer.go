@@ -179,12 +179,12 @@ func (f *InferFn) ProcessElement(ctx context.Context, row RequestRow, ans func(A
 	requests.Inc(ctx, 1)
 	e := inferEmitter{ctx, ans, fail, obs}
 	if row.Err != "" {
-		e.emit([]inferOutcome{f.failure(row, row.Stage, row.Err, time.Now(), 0)})
+		f.batches.addReady(ctx, f.failure(row, row.Stage, row.Err, time.Now(), 0), e.emit)
 		return
 	}
 	req, err := row.Spec.Resolve(row.ID, f.Defaults, f.backend.Context())
 	if err != nil {
-		e.emit([]inferOutcome{f.failure(row, StageValidate, f.message(row, err), time.Now(), 0)})
+		f.batches.addReady(ctx, f.failure(row, StageValidate, f.message(row, err), time.Now(), 0), e.emit)
 		return
 	}
 	f.batches.add(ctx, pending{row: row, req: req, cost: f.cost(req)}, e.emit)

@@ -10,8 +10,8 @@ import (
 )
 
 // jsonlSink returns a sink of OpenAI batch output shards.
-func jsonlSink(dir, prefix string, maxRows int64) *shardSink[openaibatch.OutputLine] {
-	return newShardSinkWith(dir, prefix, maxRows, func(dir, prefix, name string) (shardFile[openaibatch.OutputLine], error) {
+func jsonlSink(dir, prefix string, maxRows int64, salt string) *shardSink[openaibatch.OutputLine] {
+	return newShardSinkWith(dir, prefix, maxRows, salt, func(dir, prefix, name string) (shardFile[openaibatch.OutputLine], error) {
 		return openaibatch.NewShardWriter(dir, prefix, name)
 	})
 }
@@ -24,6 +24,8 @@ type WriteAnswersFn struct {
 	Dir       string
 	ShardRows int64
 	Format    string
+	// Resume is a resumed run's done file ("" otherwise); see shardSink.
+	Resume string
 
 	pq *shardSink[parquetio.InferResult]
 	js *shardSink[openaibatch.OutputLine]
@@ -33,9 +35,9 @@ type WriteAnswersFn struct {
 func (f *WriteAnswersFn) StartBundle() {
 	f.Teardown() // a failed bundle left a shard behind
 	if f.Format == FormatJSONL {
-		f.js = jsonlSink(f.Dir, "results", f.ShardRows)
+		f.js = jsonlSink(f.Dir, "results", f.ShardRows, f.Resume)
 	} else {
-		f.pq = newShardSink[parquetio.InferResult](f.Dir, "results", f.ShardRows)
+		f.pq = newShardSink[parquetio.InferResult](f.Dir, "results", f.ShardRows, f.Resume)
 	}
 }
 
@@ -49,7 +51,7 @@ func (f *WriteAnswersFn) ProcessElement(a Answer) error {
 		if err != nil {
 			return err
 		}
-		return f.js.write(line)
+		return f.js.write(locKey(a.File, a.Row), line)
 	}
 	r := parquetio.InferResult{ID: a.ID, Text: a.Text, PromptTokens: int32(a.PromptTokens), CompletionTokens: int32(a.CompletionTokens),
 		FinishReason: a.FinishReason, DurationMS: ms(a.DurationNanos), Model: a.Model, Seed: a.Seed}
@@ -57,7 +59,7 @@ func (f *WriteAnswersFn) ProcessElement(a Answer) error {
 		t := ms(a.TTFTNanos)
 		r.TTFTMS = &t
 	}
-	return f.pq.write(r)
+	return f.pq.write(locKey(a.File, a.Row), r)
 }
 
 func ms(nanos int64) float64 { return float64(nanos) / 1e6 }
@@ -87,6 +89,8 @@ type WriteInferFailuresFn struct {
 	Dir       string
 	ShardRows int64
 	Format    string
+	// Resume is a resumed run's done file ("" otherwise); see shardSink.
+	Resume string
 
 	pq *shardSink[parquetio.InferError]
 	js *shardSink[openaibatch.OutputLine]
@@ -96,20 +100,20 @@ type WriteInferFailuresFn struct {
 func (f *WriteInferFailuresFn) StartBundle() {
 	f.Teardown()
 	if f.Format == FormatJSONL {
-		f.js = jsonlSink(f.Dir, "errors", f.ShardRows)
+		f.js = jsonlSink(f.Dir, "errors", f.ShardRows, f.Resume)
 	} else {
-		f.pq = newShardSink[parquetio.InferError](f.Dir, "errors", f.ShardRows)
+		f.pq = newShardSink[parquetio.InferError](f.Dir, "errors", f.ShardRows, f.Resume)
 	}
 }
 
 // ProcessElement writes one failure.
 func (f *WriteInferFailuresFn) ProcessElement(e InferFailure) error {
 	if f.js != nil {
-		return f.js.write(openaibatch.FailureLine(openaibatch.Failure{CustomID: e.ID, IDNull: e.IDNull, File: e.File, Line: e.Row, Code: e.Stage, Message: e.Error}))
+		return f.js.write(locKey(e.File, e.Row), openaibatch.FailureLine(openaibatch.Failure{CustomID: e.ID, IDNull: e.IDNull, File: e.File, Line: e.Row, Code: e.Stage, Message: e.Error}))
 	}
 	row := parquetio.InferError{ID: e.ID, Error: e.Error, Stage: e.Stage, File: e.File, Row: e.Row}
 	row.SetSpec(e.Spec)
-	return f.pq.write(row)
+	return f.pq.write(locKey(e.File, e.Row), row)
 }
 
 // FinishBundle commits the open shard.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
 
 	"github.com/minerva-batch/minerva/io/parquetio"
 )
@@ -87,20 +88,27 @@ func orDefault(s, def string) string {
 // ReadTextFn reads the text rows of each Parquet file path it receives. Rows
 // with a null id or null text, and the duplicate rows listed in Duplicates,
 // come out with their error already set.
+//
+// It is a splittable DoFn: a file's restriction is a range of its row
+// groups (see rowGroupSource), so the pieces of a large file can be read by
+// different workers and the runner can rebalance them; rows keep their
+// file-wide numbers whatever the piece.
 type ReadTextFn struct {
 	Columns    parquetio.Columns
 	Duplicates []Duplicate
 
 	v validation
+	rowGroupSource
 }
 
 // Setup indexes the duplicates.
 func (f *ReadTextFn) Setup() { f.v = newValidation(f.Columns.ID, f.Duplicates) }
 
-// ProcessElement streams the rows of one file.
-func (f *ReadTextFn) ProcessElement(ctx context.Context, path string, emit func(TextRow)) error {
+// ProcessElement streams the rows of the row groups of rt's restriction of
+// one file.
+func (f *ReadTextFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, path string, emit func(TextRow)) error {
 	textColumn := orDefault(f.Columns.Text, "text")
-	return parquetio.ReadRows(ctx, path, f.Columns, func(r parquetio.Row) error {
+	return parquetio.ReadRowGroups(ctx, path, f.Columns, claimGroups(rt), func(r parquetio.Row) error {
 		out := TextRow{ID: r.ID, Text: r.Text, TextNull: r.TextNull, File: r.File, Row: r.Index}
 		problem := ""
 		if r.TextNull {
@@ -115,21 +123,23 @@ func (f *ReadTextFn) ProcessElement(ctx context.Context, path string, emit func(
 }
 
 // ReadTokensFn reads the token rows of each Parquet file path it receives,
-// like ReadTextFn.
+// like ReadTextFn (a splittable DoFn over row groups too).
 type ReadTokensFn struct {
 	Columns    parquetio.TokenColumns
 	Duplicates []Duplicate
 
 	v validation
+	rowGroupSource
 }
 
 // Setup indexes the duplicates.
 func (f *ReadTokensFn) Setup() { f.v = newValidation(f.Columns.ID, f.Duplicates) }
 
-// ProcessElement streams the rows of one file.
-func (f *ReadTokensFn) ProcessElement(ctx context.Context, path string, emit func(TokenRow)) error {
+// ProcessElement streams the rows of the row groups of rt's restriction of
+// one file.
+func (f *ReadTokensFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, path string, emit func(TokenRow)) error {
 	tokensColumn := orDefault(f.Columns.Tokens, "tokens")
-	return parquetio.ReadTokenRows(ctx, path, f.Columns, func(r parquetio.TokenRow) error {
+	return parquetio.ReadTokenRowGroups(ctx, path, f.Columns, claimGroups(rt), func(r parquetio.TokenRow) error {
 		out := TokenRow{ID: r.ID, Tokens: r.Tokens, TokensNull: r.TokensNull, File: r.File, Row: r.Index}
 		problem := ""
 		switch {

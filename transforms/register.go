@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/minerva-batch/minerva/engine/batch"
@@ -12,8 +13,8 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, string, func(TextRow), error](&ReadTextFn{})
-	register.DoFn3x1[context.Context, string, func(TokenRow), error](&ReadTokensFn{})
+	register.DoFn4x1[context.Context, *sdf.LockRTracker, string, func(TextRow), error](&ReadTextFn{})
+	register.DoFn4x1[context.Context, *sdf.LockRTracker, string, func(TokenRow), error](&ReadTokensFn{})
 	register.DoFn5x0[context.Context, TextRow, func(parquetio.TokenResult), func(TokenizeFailure), func(batch.Observation)](&TokenizeFn{})
 	register.DoFn5x0[context.Context, TokenRow, func(parquetio.TextResult), func(DetokenizeFailure), func(batch.Observation)](&DetokenizeFn{})
 	register.DoFn1x1[parquetio.TokenResult, error](&WriteTokenResultsFn{})
@@ -22,10 +23,13 @@ func init() {
 	register.DoFn1x1[DetokenizeFailure, error](&WriteDetokenizeErrorsFn{})
 	register.DoFn1x1[batch.Stats, error](&WriteStatsFn{})
 	register.Combiner3[batch.Accumulator, batch.Observation, batch.Stats](&StatsFn{})
-	register.DoFn3x1[context.Context, string, func(RequestRow), error](&ReadRequestsFn{})
+	register.DoFn4x1[context.Context, *sdf.LockRTracker, string, func(RequestRow), error](&ReadRequestsFn{})
 	register.DoFn5x0[context.Context, RequestRow, func(Answer), func(InferFailure), func(batch.Observation)](&InferFn{})
 	register.DoFn1x1[Answer, error](&WriteAnswersFn{})
 	register.DoFn1x1[InferFailure, error](&WriteInferFailuresFn{})
+	register.DoFn3x0[context.Context, TextRow, func(TextRow)](&SkipDoneTextFn{})
+	register.DoFn3x0[context.Context, TokenRow, func(TokenRow)](&SkipDoneTokensFn{})
+	register.DoFn3x0[context.Context, RequestRow, func(RequestRow)](&SkipDoneRequestsFn{})
 	register.Emitter1[RequestRow]()
 	register.Emitter1[Answer]()
 	register.Emitter1[InferFailure]()

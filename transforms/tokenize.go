@@ -130,8 +130,8 @@ func (f *TokenizeFn) ProcessElement(ctx context.Context, row TextRow, res func(p
 	rowsIn.Inc(ctx, 1)
 	e := emitter[parquetio.TokenResult, TokenizeFailure]{ctx, res, fail, obs}
 	if row.Err != "" {
-		e.emit([]tokenizeOutcome{{fail: &TokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Text: row.Text, TextNull: row.TextNull},
-			obs: batch.Observation{StartUnixNano: time.Now().UnixNano(), Bytes: int64(len(row.Text))}}})
+		f.batches.addReady(ctx, tokenizeOutcome{fail: &TokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Text: row.Text, TextNull: row.TextNull},
+			obs: batch.Observation{StartUnixNano: time.Now().UnixNano(), Bytes: int64(len(row.Text))}}, e.emit)
 		return
 	}
 	f.batches.add(ctx, row, e.emit)
@@ -222,8 +222,8 @@ func (f *DetokenizeFn) ProcessElement(ctx context.Context, row TokenRow, res fun
 	rowsIn.Inc(ctx, 1)
 	e := emitter[parquetio.TextResult, DetokenizeFailure]{ctx, res, fail, obs}
 	if row.Err != "" {
-		e.emit([]detokenizeOutcome{{fail: &DetokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Tokens: row.Tokens, TokensNull: row.TokensNull},
-			obs: batch.Observation{StartUnixNano: time.Now().UnixNano()}}})
+		f.batches.addReady(ctx, detokenizeOutcome{fail: &DetokenizeFailure{ID: row.ID, Error: row.Err, Stage: row.Stage, File: row.File, Row: row.Row, Tokens: row.Tokens, TokensNull: row.TokensNull},
+			obs: batch.Observation{StartUnixNano: time.Now().UnixNano()}}, e.emit)
 		return
 	}
 	f.batches.add(ctx, row, e.emit)

@@ -31,7 +31,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	config := fs.String("config", "", "YAML job config (see configs/infer.yaml); flags given here override it")
 	var inputs, stop listFlag
 	fs.Var(&inputs, "input", "request `FILE|GLOB` (Parquet or OpenAI batch .jsonl); repeat the flag or separate with commas")
-	output := fs.String("output", "", "output `DIR` for results-*, errors-* and stats.json")
+	output := fs.String("output", "", "output `DIR` for results-*, errors-*, stats.json and, when the job completes, _SUCCESS")
 	format := fs.String("format", "", "input and output format, parquet or jsonl (default: from the inputs' extension)")
 	backend := fs.String("backend", "local", "local (the embedded engine) or openai (an OpenAI-compatible server)")
 	model := fs.String("model", "", "local: model `PATH` (GGUF or llama2.c checkpoint); openai: the model name (default: the server's first)")
@@ -60,6 +60,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var rf runnerFlags
 	rf.register(fs)
 	overwrite := fs.Bool("overwrite", false, "replace the outputs of a previous run in the output folder")
+	resume := fs.Bool("resume", false, resumeUsage)
 	shardRows := fs.Int64("shard-rows", 100_000, "rows per output shard")
 	idColumn := fs.String("id-column", "id", "name of the id column (string or integer)")
 	promptColumn := fs.String("prompt-column", "prompt", "name of the prompt column")
@@ -149,6 +150,12 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if set["overwrite"] {
 		cfg.Overwrite = *overwrite
 	}
+	if set["resume"] {
+		cfg.Resume = *resume
+	}
+	if err := checkResume(cfg.Overwrite, cfg.Resume); err != nil {
+		return err
+	}
 	num64("shard-rows", &cfg.ShardRows, *shardRows)
 	str("id-column", &cfg.Columns.ID, *idColumn)
 	str("prompt-column", &cfg.Columns.Prompt, *promptColumn)
@@ -191,7 +198,7 @@ func inferConfig(y *configs.Infer) infer.Config {
 		Defaults: einfer.Defaults{MaxTokens: y.Defaults.MaxTokens, Temperature: y.Defaults.Temperature, TopP: y.Defaults.TopP,
 			TopK: y.Defaults.TopK, Stop: y.Defaults.Stop, Seed: y.Seed},
 		BatchSize: y.BatchSize, Adaptive: y.Adaptive, TargetLatency: time.Duration(y.TargetLatencyMS) * time.Millisecond,
-		MaxBatch: y.MaxBatch, InFlight: y.InFlight, ShardRows: y.ShardRows, Overwrite: y.Overwrite, Runner: y.Runner, RunnerOptions: y.RunnerOptions,
+		MaxBatch: y.MaxBatch, InFlight: y.InFlight, ShardRows: y.ShardRows, Overwrite: y.Overwrite, Resume: y.Resume, Runner: y.Runner, RunnerOptions: y.RunnerOptions,
 		SLAP95: time.Duration(y.SLAP95MS) * time.Millisecond,
 		Columns: parquetio.RequestColumns{ID: y.Columns.ID, Prompt: y.Columns.Prompt, MaxTokens: y.Columns.MaxTokens,
 			Temperature: y.Columns.Temperature, TopP: y.Columns.TopP, TopK: y.Columns.TopK, Seed: y.Columns.Seed,

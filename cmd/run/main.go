@@ -114,6 +114,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 type usageError struct{ error }
 
+const resumeUsage = "finish an interrupted run in the output folder (no _SUCCESS): keep its committed shards and process only the rows they do not hold; on a completed run, do nothing"
+
+// checkResume refuses --resume with --overwrite (from flags or the config).
+func checkResume(overwrite, resume bool) error {
+	if overwrite && resume {
+		return usageError{fmt.Errorf("--resume and --overwrite exclude each other: --resume finishes an interrupted run, --overwrite replaces it")}
+	}
+	return nil
+}
+
 // listFlag is a repeatable flag whose values may also be comma-separated.
 type listFlag []string
 
@@ -138,6 +148,7 @@ type common struct {
 	threads   int
 	runner    string
 	overwrite bool
+	resume    bool
 	shardRows int64
 	idColumn  string
 	verbose   bool
@@ -149,13 +160,14 @@ type common struct {
 func (c *common) register(fs *flag.FlagSet, configExample string) {
 	fs.StringVar(&c.config, "config", "", "YAML job config (see "+configExample+"); flags given here override it")
 	fs.Var(&c.inputs, "input", "Parquet `FILE|GLOB` to read; repeat the flag or separate with commas")
-	fs.StringVar(&c.output, "output", "", "output `DIR` for results-*.parquet, errors-*.parquet and stats.json")
+	fs.StringVar(&c.output, "output", "", "output `DIR` for results-*.parquet, errors-*.parquet, stats.json and, when the job completes, _SUCCESS")
 	fs.StringVar(&c.encoding, "encoding", "cl100k_base", "tokenizer `NAME`: "+strings.Join(tokenizer.Encodings(), ", ")+" (or gpt2)")
 	fs.IntVar(&c.batchSize, "batch-size", 32, "rows per tokenizer batch, 1..1000")
 	fs.IntVar(&c.threads, "threads", 0, "goroutines per batch (0: all cores)")
 	fs.StringVar(&c.runner, "runner", "prism", runnerUsage)
 	c.runners.register(fs)
 	fs.BoolVar(&c.overwrite, "overwrite", false, "replace the outputs of a previous run in the output folder")
+	fs.BoolVar(&c.resume, "resume", false, resumeUsage)
 	fs.Int64Var(&c.shardRows, "shard-rows", 100_000, "rows per output shard")
 	fs.StringVar(&c.idColumn, "id-column", "id", "name of the id column (string or integer)")
 	fs.BoolVar(&c.verbose, "verbose", false, "log the runner's progress")
@@ -237,14 +249,17 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		cfg = tokenize.Config{
 			Inputs: y.Input, Output: y.Output, Encoding: y.Encoding, BatchSize: y.BatchSize, Threads: y.Threads,
-			Runner: y.Runner, Overwrite: y.Overwrite, ShardRows: y.ShardRows, AllowedSpecial: y.AllowedSpecial,
+			Runner: y.Runner, Overwrite: y.Overwrite, Resume: y.Resume, ShardRows: y.ShardRows, AllowedSpecial: y.AllowedSpecial,
 			DisallowedAsText: y.DisallowedSpecialAsText, RunnerOptions: y.RunnerOptions,
 		}
 		cfg.Columns.ID, cfg.Columns.Text = y.Columns.ID, y.Columns.Text
 	}
 	set := setFlags(fs)
-	applyCommon(set, &c, &cfg.Inputs, &cfg.Output, &cfg.Encoding, &cfg.BatchSize, &cfg.Threads, &cfg.Runner, &cfg.Overwrite, &cfg.ShardRows, &cfg.Columns.ID)
+	applyCommon(set, &c, &cfg.Inputs, &cfg.Output, &cfg.Encoding, &cfg.BatchSize, &cfg.Threads, &cfg.Runner, &cfg.Overwrite, &cfg.Resume, &cfg.ShardRows, &cfg.Columns.ID)
 	c.runners.apply(set, &cfg.RunnerOptions)
+	if err := checkResume(cfg.Overwrite, cfg.Resume); err != nil {
+		return err
+	}
 	if set["text-column"] {
 		cfg.Columns.Text = *textColumn
 	}
@@ -283,13 +298,16 @@ func runDetokenize(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		cfg = tokenize.DetokenizeConfig{
 			Inputs: y.Input, Output: y.Output, Encoding: y.Encoding, BatchSize: y.BatchSize, Threads: y.Threads,
-			Runner: y.Runner, Overwrite: y.Overwrite, ShardRows: y.ShardRows, RunnerOptions: y.RunnerOptions,
+			Runner: y.Runner, Overwrite: y.Overwrite, Resume: y.Resume, ShardRows: y.ShardRows, RunnerOptions: y.RunnerOptions,
 		}
 		cfg.Columns.ID, cfg.Columns.Tokens = y.Columns.ID, y.Columns.Tokens
 	}
 	set := setFlags(fs)
-	applyCommon(set, &c, &cfg.Inputs, &cfg.Output, &cfg.Encoding, &cfg.BatchSize, &cfg.Threads, &cfg.Runner, &cfg.Overwrite, &cfg.ShardRows, &cfg.Columns.ID)
+	applyCommon(set, &c, &cfg.Inputs, &cfg.Output, &cfg.Encoding, &cfg.BatchSize, &cfg.Threads, &cfg.Runner, &cfg.Overwrite, &cfg.Resume, &cfg.ShardRows, &cfg.Columns.ID)
 	c.runners.apply(set, &cfg.RunnerOptions)
+	if err := checkResume(cfg.Overwrite, cfg.Resume); err != nil {
+		return err
+	}
 	if set["tokens-column"] {
 		cfg.Columns.Tokens = *tokensColumn
 	}
@@ -306,7 +324,7 @@ func runDetokenize(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 // applyCommon copies the flags given on the command line over the config.
-func applyCommon(set map[string]bool, c *common, inputs *[]string, output, encoding *string, batchSize, threads *int, runner *string, overwrite *bool, shardRows *int64, idColumn *string) {
+func applyCommon(set map[string]bool, c *common, inputs *[]string, output, encoding *string, batchSize, threads *int, runner *string, overwrite, resume *bool, shardRows *int64, idColumn *string) {
 	if set["input"] {
 		*inputs = c.inputs
 	}
@@ -327,6 +345,9 @@ func applyCommon(set map[string]bool, c *common, inputs *[]string, output, encod
 	}
 	if set["overwrite"] {
 		*overwrite = c.overwrite
+	}
+	if set["resume"] {
+		*resume = c.resume
 	}
 	if set["shard-rows"] {
 		*shardRows = c.shardRows

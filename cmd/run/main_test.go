@@ -11,13 +11,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/minerva-batch/minerva/io/parquetio"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
+// TestMain runs the tests, or, with MINERVA_RUN_CLI=1 in the environment,
+// is the command itself (run's arguments after the binary's name), so that
+// a test can run it as a child process it may kill (see TestKillAndResume).
+func TestMain(m *testing.M) {
+	if os.Getenv("MINERVA_RUN_CLI") == "1" {
+		beam.Init()
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	ptest.Main(m)
+}
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -29,10 +39,10 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 	runnerFlags := []string{"runner", "job-endpoint", "environment-type", "environment-config", "worker-binary", "project", "region",
 		"staging-location", "temp-location", "worker-machine-type", "num-workers", "max-workers"}
 	for cmd, flags := range map[string][]string{
-		"tokenize":   {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "text-column", "allowed-special", "disallowed-special-as-text", "verbose", "json"},
-		"detokenize": {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "shard-rows", "id-column", "tokens-column"},
+		"tokenize":   {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "resume", "shard-rows", "id-column", "text-column", "allowed-special", "disallowed-special-as-text", "verbose", "json"},
+		"detokenize": {"config", "input", "output", "encoding", "batch-size", "threads", "runner", "overwrite", "resume", "shard-rows", "id-column", "tokens-column"},
 		"infer": {"config", "input", "output", "format", "model", "backend", "endpoint", "api-key-env", "batch-size", "adaptive", "max-in-flight", "runner",
-			"max-tokens", "temperature", "top-p", "top-k", "stop", "seed", "sla-p95-ms", "timeout-ms", "max-attempts", "kv-budget-mb", "prompt-column"},
+			"max-tokens", "temperature", "top-p", "top-k", "stop", "seed", "sla-p95-ms", "timeout-ms", "max-attempts", "kv-budget-mb", "prompt-column", "overwrite", "resume"},
 	} {
 		code, _, stderr := runCLI(cmd, "--help")
 		if code != 0 {
@@ -66,6 +76,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"tokenize", "--config", "/nonexistent.yaml"}, 1, "nonexistent.yaml"},
 		{[]string{"infer", "--batch-size", "4", "--adaptive"}, 2, "--batch-size and --adaptive exclude each other"},
 		{[]string{"infer", "--input", "x.parquet", "--output", "o"}, 1, "no model"},
+		{[]string{"infer", "--input", "x.parquet", "--output", "o", "--resume", "--overwrite"}, 2, "--resume and --overwrite exclude each other"},
+		{[]string{"detokenize", "--input", "x.parquet", "--output", "o", "--resume", "--overwrite"}, 2, "--resume and --overwrite exclude each other"},
 		{[]string{"infer", "--input", "x.parquet", "--output", "o", "--backend", "openai"}, 1, "needs --endpoint"},
 		{[]string{"infer", "--config", "/nonexistent.yaml"}, 1, "nonexistent.yaml"},
 		{[]string{"tokenize", "--input", "x.parquet", "--output", "o", "--runner", "flink"}, 1, `unknown runner "flink": use one of prism, direct, universal, dataflow`},

@@ -3,7 +3,10 @@
 //
 // The input side validates request files up front ([Inspect],
 // [InspectTokens], [InspectRequests]) and then streams their rows
-// ([ReadRows], [ReadIDs], [ReadTokenRows], [ReadRequestRows]). Inference
+// ([ReadRows], [ReadIDs], [ReadTokenRows], [ReadRequestRows]), whole or by
+// ranges of row groups ([ReadRowGroups], [ReadTokenRowGroups],
+// [ReadRequestRowGroups], with the layout from [RowGroups]) so that a large
+// file can be read in pieces by a splittable DoFn. Inference
 // request files have id and prompt columns and optional per-row parameters
 // (max_tokens, temperature, top_p, top_k, seed, stop, priority; see
 // [RequestColumns]), which [ReadRequestRows] turns into an [infer.Spec] per

@@ -268,14 +268,55 @@ type leafSpec struct {
 	flat bool // one value per row (not repeated)
 }
 
-// forEachRowGroup calls body for every row group with cursors over the
-// requested leaf columns, and checks afterwards that each column had exactly
-// as many rows as the row group.
-func (r *reader) forEachRowGroup(ctx context.Context, specs []leafSpec, body func(group int, rows int64, curs []*cursor) error) error {
+// groupRange selects the row groups a read covers: [from, to), or the whole
+// file when all is set. claim, when not nil, is called before each group is
+// read; a false answer ends the read there without an error.
+type groupRange struct {
+	from, to int
+	all      bool
+	claim    func(group int) bool
+}
+
+// allGroups selects every row group of the file.
+var allGroups = groupRange{all: true}
+
+func (g Groups) internal() groupRange { return groupRange{from: g.From, to: g.To, claim: g.Claim} }
+
+// bounds resolves the selection against the file, checking that it lies
+// within the file's row groups.
+func (r *reader) bounds(sel groupRange) (from, to int, err error) {
+	n := len(r.s.file.RowGroups())
+	if sel.all {
+		return 0, n, nil
+	}
+	if sel.from < 0 || sel.from > sel.to || sel.to > n {
+		return 0, 0, fmt.Errorf("input %q: row groups [%d, %d) out of range: the file has %d", r.s.path, sel.from, sel.to, n)
+	}
+	return sel.from, sel.to, nil
+}
+
+// forEachRowGroup calls body for every selected row group with cursors over
+// the requested leaf columns, and checks afterwards that each column had
+// exactly as many rows as the row group.
+func (r *reader) forEachRowGroup(ctx context.Context, sel groupRange, specs []leafSpec, body func(group int, rows int64, curs []*cursor) error) error {
+	from, to, err := r.bounds(sel)
+	if err != nil {
+		return err
+	}
 	meta := r.s.file.Metadata().RowGroups
-	for g, rg := range r.s.file.RowGroups() {
+	groups := r.s.file.RowGroups()
+	for g := from; g < to; g++ {
+		rg := groups[g]
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("input %q: %w", r.s.path, err)
+		}
+		if sel.claim != nil {
+			r.inCallback = true
+			ok := sel.claim(g)
+			r.inCallback = false
+			if !ok {
+				return nil
+			}
 		}
 		if g >= len(meta) {
 			return r.corrupt("row group %d missing from the footer", g)
@@ -316,14 +357,23 @@ func (r *reader) forEachRowGroup(ctx context.Context, specs []leafSpec, body fun
 	return nil
 }
 
-// forEachRow runs under r.run and calls row for every row of the file in
-// order, with the row's 0-based index and the cursors of the requested leaf
-// columns positioned at it; row must consume exactly that row's values. ctx is
-// checked between batches of rows.
-func (r *reader) forEachRow(ctx context.Context, specs []leafSpec, row func(index int64, group int, curs []*cursor) error) error {
+// forEachRow runs under r.run and calls row for every row of the selected
+// row groups in order, with the row's 0-based index within the file and the
+// cursors of the requested leaf columns positioned at it; row must consume
+// exactly that row's values. ctx is checked between batches of rows.
+func (r *reader) forEachRow(ctx context.Context, sel groupRange, specs []leafSpec, row func(index int64, group int, curs []*cursor) error) error {
 	return r.run(func() error {
 		var index int64
-		return r.forEachRowGroup(ctx, specs, func(group int, rows int64, curs []*cursor) error {
+		started := false
+		return r.forEachRowGroup(ctx, sel, specs, func(group int, rows int64, curs []*cursor) error {
+			if !started {
+				// Rows keep their file-wide index whatever the range
+				// (row counts were validated by inspectWith).
+				for _, rg := range r.s.file.RowGroups()[:group] {
+					index += rg.NumRows()
+				}
+				started = true
+			}
 			for i := int64(0); i < rows; i++ {
 				if i > 0 && i%batchRows == 0 {
 					if err := ctx.Err(); err != nil {
@@ -403,6 +453,16 @@ func render(v parquet.Value, kind valueKind) string {
 // An error returned by fn stops the read and is returned unchanged. ctx is
 // checked between batches of rows. Other errors name the file.
 func ReadRows(ctx context.Context, path string, cols Columns, fn func(Row) error) error {
+	return readRows(ctx, path, cols, allGroups, fn)
+}
+
+// ReadRowGroups is [ReadRows] over the row groups that groups selects; rows
+// keep their file-wide Index.
+func ReadRowGroups(ctx context.Context, path string, cols Columns, groups Groups, fn func(Row) error) error {
+	return readRows(ctx, path, cols, groups.internal(), fn)
+}
+
+func readRows(ctx context.Context, path string, cols Columns, sel groupRange, fn func(Row) error) error {
 	cols = cols.withDefaults()
 	s, _, id, text, err := openRequest(path, cols, true)
 	if err != nil {
@@ -410,7 +470,7 @@ func ReadRows(ctx context.Context, path string, cols Columns, fn func(Row) error
 	}
 	defer s.close()
 	r := &reader{s: s}
-	return r.forEachRow(ctx, []leafSpec{{id.leaf, id.name, true}, {text.leaf, text.name, true}}, func(index int64, group int, curs []*cursor) error {
+	return r.forEachRow(ctx, sel, []leafSpec{{id.leaf, id.name, true}, {text.leaf, text.name, true}}, func(index int64, group int, curs []*cursor) error {
 		row := Row{File: path, Index: index}
 		var err error
 		if row.ID, row.IDNull, err = r.flatValue(curs[0], id.kind, group); err != nil {
@@ -435,7 +495,7 @@ func ReadIDs(ctx context.Context, path string, idColumn string, fn func(index in
 	}
 	defer s.close()
 	r := &reader{s: s}
-	return r.forEachRow(ctx, []leafSpec{{id.leaf, id.name, true}}, func(index int64, group int, curs []*cursor) error {
+	return r.forEachRow(ctx, allGroups, []leafSpec{{id.leaf, id.name, true}}, func(index int64, group int, curs []*cursor) error {
 		v, null, err := r.flatValue(curs[0], id.kind, group)
 		if err != nil {
 			return err

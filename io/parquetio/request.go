@@ -216,13 +216,23 @@ func InspectRequests(path string, cols RequestColumns) (FileInfo, error) {
 // is returned unchanged, a panic in fn passes through, ctx is checked between
 // batches of rows, and other errors (corrupt data included) name the file.
 func ReadRequestRows(ctx context.Context, path string, cols RequestColumns, fn func(RequestRow) error) error {
+	return readRequestRows(ctx, path, cols, allGroups, fn)
+}
+
+// ReadRequestRowGroups is [ReadRequestRows] over the row groups that groups
+// selects; rows keep their file-wide Index.
+func ReadRequestRowGroups(ctx context.Context, path string, cols RequestColumns, groups Groups, fn func(RequestRow) error) error {
+	return readRequestRows(ctx, path, cols, groups.internal(), fn)
+}
+
+func readRequestRows(ctx context.Context, path string, cols RequestColumns, sel groupRange, fn func(RequestRow) error) error {
 	s, _, l, err := openRequests(path, cols.withDefaults())
 	if err != nil {
 		return err
 	}
 	defer s.close()
 	r := &reader{s: s}
-	return r.forEachRow(ctx, l.specs(), func(index int64, group int, curs []*cursor) error {
+	return r.forEachRow(ctx, sel, l.specs(), func(index int64, group int, curs []*cursor) error {
 		row := RequestRow{File: path, Index: index}
 		var err error
 		if row.ID, row.IDNull, err = r.flatValue(curs[0], l.id.kind, group); err != nil {

@@ -77,6 +77,16 @@ func InspectTokens(path string, cols TokenColumns) (FileInfo, error) {
 // read and is returned unchanged; ctx is checked between batches of rows;
 // other errors name the file.
 func ReadTokenRows(ctx context.Context, path string, cols TokenColumns, fn func(TokenRow) error) error {
+	return readTokenRows(ctx, path, cols, allGroups, fn)
+}
+
+// ReadTokenRowGroups is [ReadTokenRows] over the row groups that groups
+// selects; rows keep their file-wide Index.
+func ReadTokenRowGroups(ctx context.Context, path string, cols TokenColumns, groups Groups, fn func(TokenRow) error) error {
+	return readTokenRows(ctx, path, cols, groups.internal(), fn)
+}
+
+func readTokenRows(ctx context.Context, path string, cols TokenColumns, sel groupRange, fn func(TokenRow) error) error {
 	cols = cols.withDefaults()
 	s, _, id, toks, err := openTokens(path, cols)
 	if err != nil {
@@ -84,7 +94,7 @@ func ReadTokenRows(ctx context.Context, path string, cols TokenColumns, fn func(
 	}
 	defer s.close()
 	r := &reader{s: s}
-	return r.forEachRow(ctx, []leafSpec{{id.leaf, id.name, true}, {toks.leaf, toks.name, false}}, func(index int64, group int, curs []*cursor) error {
+	return r.forEachRow(ctx, sel, []leafSpec{{id.leaf, id.name, true}, {toks.leaf, toks.name, false}}, func(index int64, group int, curs []*cursor) error {
 		row := TokenRow{File: path, Index: index, Tokens: []int64{}}
 		var err error
 		if row.ID, row.IDNull, err = r.flatValue(curs[0], id.kind, group); err != nil {

@@ -58,6 +58,10 @@ type Config struct {
 	ShardRows int64
 	// Overwrite allows replacing a previous run in Output.
 	Overwrite bool
+	// Resume finishes an interrupted run in Output (see job.PrepareOutput):
+	// its committed shards are kept and only the requests they do not hold
+	// are run. On a completed run it does nothing. It excludes Overwrite.
+	Resume bool
 	// Runner is the Beam runner: "prism" (default, embedded), "direct",
 	// "universal" (a Flink, Spark or prism job server) or "dataflow".
 	Runner string
@@ -85,14 +89,30 @@ type Report struct {
 	Runner  string
 	Metrics job.Metrics
 	Elapsed time.Duration
+	// Skipped are the rows an interrupted run had written, which a resumed
+	// run (Config.Resume) kept and did not run; Stats cover only the rows
+	// run.
+	Skipped int64
+	// AlreadyComplete is set when Resume found a completed run: nothing
+	// ran, and the report is its manifest's (Finished its time).
+	AlreadyComplete bool
+	Finished        time.Time
 }
 
 // Summary is a short human-readable account of the job.
 func (r *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "input:   %d %s file(s), %d requests\n", len(r.Inputs), r.Format, r.Rows)
+	if r.AlreadyComplete {
+		fmt.Fprintf(&b, "output:  %s (%d results, %d errors) is already complete (%s written %s); nothing to do\n",
+			r.Output, r.Results, r.Errors, job.SuccessFile, r.Finished.Format(time.RFC3339))
+		return b.String()
+	}
 	fmt.Fprintf(&b, "model:   %s\n", r.Model)
 	fmt.Fprintf(&b, "output:  %s (%d results, %d errors) on runner %s in %s\n", r.Output, r.Results, r.Errors, r.Runner, r.Elapsed.Round(time.Millisecond))
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, "resumed: %d rows were done by the interrupted run and kept; the statistics cover the other %d\n", r.Skipped, r.Rows-r.Skipped)
+	}
 	b.WriteString(strings.TrimRight(r.Stats.Summary(), "\n"))
 	b.WriteString("\n")
 	c := r.Metrics.Counters
@@ -114,6 +134,9 @@ func (c *Config) validate() error {
 	}
 	if c.Output == "" {
 		bad("no output folder: give --output DIR")
+	}
+	if c.Overwrite && c.Resume {
+		bad("--resume and --overwrite exclude each other: --resume finishes an interrupted run, --overwrite replaces it")
 	}
 	switch c.Format {
 	case "", transforms.FormatParquet, transforms.FormatJSONL:
@@ -251,6 +274,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		rows += n
 	}
+	if cfg.Resume {
+		// A completed run needs no backend: say so before loading one.
+		if m, err := job.ReadManifest(cfg.Output); err == nil {
+			return completeReport(cfg, m), nil
+		}
+	}
 	// The backend is opened (the model loaded, the endpoint checked) once,
 	// here; in-process runners share it with every DoFn instance.
 	backend, release, err := transforms.AcquireBackend(ctx, cfg.Backend)
@@ -258,8 +287,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer release()
-	if err := job.PrepareOutput(cfg.Output, cfg.Overwrite); err != nil {
+	prev, err := job.PrepareOutput(cfg.Output, cfg.Overwrite, cfg.Resume)
+	if err != nil {
 		return nil, err
+	}
+	if prev.Complete {
+		return completeReport(cfg, prev.Manifest), nil
 	}
 	readIDs := func(ctx context.Context, file string, fn func(int64, string, bool) error) error {
 		return parquetio.ReadIDs(ctx, file, cfg.Columns.ID, fn)
@@ -271,29 +304,42 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var done string
+	var skipped int64
+	if prev.Resume {
+		if done, skipped, err = job.WriteDoneFile(cfg.Output, cfg.Format == transforms.FormatJSONL); err != nil {
+			return nil, err
+		}
+		slog.Info("resuming an interrupted run", "output", cfg.Output, "rows done", skipped, "rows left", rows-skipped)
+	}
 
 	pipe, s := beam.NewPipelineWithRoot()
 	reqs := transforms.ReadRequests(s, beam.CreateList(s, files), &transforms.ReadRequestsFn{Format: cfg.Format, Columns: cfg.Columns, Duplicates: dups})
+	if done != "" {
+		reqs = transforms.SkipDone(s, reqs, done)
+	}
 	answers, failures, obs := transforms.Infer(s, reqs, &transforms.InferFn{
 		Backend: cfg.Backend, Defaults: cfg.Defaults, BatchSize: cfg.BatchSize, Adaptive: cfg.Adaptive,
 		TargetLatencyMS: cfg.TargetLatency.Milliseconds(), MaxBatch: cfg.MaxBatch, InFlight: cfg.InFlight, Fields: cfg.fields(),
 	})
-	transforms.WriteShards(s, &transforms.WriteAnswersFn{Dir: cfg.Output, ShardRows: cfg.ShardRows, Format: cfg.Format}, answers)
-	transforms.WriteShards(s, &transforms.WriteInferFailuresFn{Dir: cfg.Output, ShardRows: cfg.ShardRows, Format: cfg.Format}, failures)
+	transforms.WriteShards(s, &transforms.WriteAnswersFn{Dir: cfg.Output, ShardRows: cfg.ShardRows, Format: cfg.Format, Resume: done}, answers)
+	transforms.WriteShards(s, &transforms.WriteInferFailuresFn{Dir: cfg.Output, ShardRows: cfg.ShardRows, Format: cfg.Format, Resume: done}, failures)
 	transforms.WriteStats(s, cfg.Output, transforms.CombineStats(s, obs))
 
 	slog.Info("starting job", "runner", cfg.Runner, "files", len(files), "rows", rows, "model", backend.Model(), "output", cfg.Output)
 	if cfg.OnStart != nil {
-		cfg.OnStart(rows)
+		cfg.OnStart(rows - skipped)
 	}
 	m, elapsed, err := job.Execute(ctx, pipe, cfg.Runner, cfg.RunnerOptions)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Inputs: files, Format: cfg.Format, Model: backend.Model(), Rows: rows, Output: cfg.Output, Runner: cfg.Runner, Metrics: m, Elapsed: elapsed}
-	if rep.Results, rep.Errors, err = finish(cfg.Output, cfg.Format); err != nil {
+	rep := &Report{Inputs: files, Format: cfg.Format, Model: backend.Model(), Rows: rows, Output: cfg.Output, Runner: cfg.Runner, Metrics: m, Elapsed: elapsed, Skipped: skipped}
+	resShards, errShards, err := finish(cfg.Output, cfg.Format)
+	if err != nil {
 		return nil, err
 	}
+	rep.Results, rep.Errors = job.TotalRows(resShards), job.TotalRows(errShards)
 	if rep.Stats, err = job.EnsureStats(cfg.Output); err != nil {
 		return nil, err
 	}
@@ -303,27 +349,38 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	return rep, job.CheckAccounting(rows, rep.Results, rep.Errors)
+	if err := job.CheckAccounting(rows, rep.Results, rep.Errors); err != nil {
+		return rep, err
+	}
+	err = job.Complete(cfg.Output, &job.Manifest{Job: "infer", Inputs: files, Format: cfg.Format, InputRows: rows, Results: rep.Results, Errors: rep.Errors,
+		ResultShards: resShards, ErrorShards: errShards, Resumed: prev.Resume, SkippedRows: skipped, Stats: rep.Stats}, done)
+	return rep, err
+}
+
+// completeReport is the report of a completed run that Resume found.
+func completeReport(cfg Config, m *job.Manifest) *Report {
+	return &Report{Stats: m.Stats, Inputs: m.Inputs, Format: m.Format, Rows: m.InputRows, Results: m.Results, Errors: m.Errors,
+		Output: cfg.Output, Runner: cfg.Runner, AlreadyComplete: true, Finished: m.Finished, Skipped: m.SkippedRows}
 }
 
 // finish writes an empty results or errors shard where no row went, and
-// counts the rows written.
-func finish(dir, format string) (results, errs int64, err error) {
+// lists the shards with their rows.
+func finish(dir, format string) (results, errs []job.ShardInfo, err error) {
 	if format == transforms.FormatJSONL {
-		shards := func(prefix string) (int64, error) {
+		shards := func(prefix string) ([]job.ShardInfo, error) {
 			return job.Shards(dir, prefix, ".jsonl", openaibatch.CountLines, func() error {
 				_, err := openaibatch.WriteEmpty(dir, prefix, "empty")
 				return err
 			})
 		}
 		if results, err = shards("results"); err != nil {
-			return 0, 0, err
+			return nil, nil, err
 		}
 		errs, err = shards("errors")
 		return results, errs, err
 	}
 	if results, err = job.ParquetShards[parquetio.InferResult](dir, "results"); err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
 	errs, err = job.ParquetShards[parquetio.InferError](dir, "errors")
 	return results, errs, err

@@ -30,6 +30,8 @@ type DetokenizeConfig struct {
 	ShardRows int64
 	// Overwrite allows replacing the outputs of a previous run in Output.
 	Overwrite bool
+	// Resume finishes an interrupted run in Output, as Config.Resume.
+	Resume bool
 	// Runner is the Beam runner: "prism" (default, embedded), "direct",
 	// "universal" (a Flink, Spark or prism job server) or "dataflow".
 	Runner string
@@ -38,7 +40,7 @@ type DetokenizeConfig struct {
 }
 
 func (c *DetokenizeConfig) validate() error {
-	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, &c.RunnerOptions, c.Encoding, tokenizer.Options{})
+	return validateJob(c.Inputs, c.Output, &c.BatchSize, c.Threads, &c.Runner, &c.RunnerOptions, c.Encoding, tokenizer.Options{}, c.Overwrite, c.Resume)
 }
 
 // Detokenize runs a detokenization job and returns its report, with the same
@@ -47,21 +49,24 @@ func Detokenize(ctx context.Context, cfg DetokenizeConfig) (*Report, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p, err := prepare(ctx, cfg.Inputs, idColumn(cfg.Columns.ID), cfg.Output, cfg.Overwrite, func(f string) (parquetio.FileInfo, error) {
+	p, err := prepare(ctx, "detokenize", cfg.Inputs, idColumn(cfg.Columns.ID), cfg.Output, cfg.Overwrite, cfg.Resume, func(f string) (parquetio.FileInfo, error) {
 		return parquetio.InspectTokens(f, cfg.Columns)
 	})
 	if err != nil {
 		return nil, err
 	}
+	if p.prev.Complete {
+		return completeReport(cfg.Output, p.prev.Manifest), nil
+	}
 	pipe, s := beam.NewPipelineWithRoot()
 	files := beam.CreateList(s, p.files)
-	rows := transforms.ReadTokens(s, files, cfg.Columns, p.dups)
+	rows := skipDone(s, transforms.ReadTokens(s, files, cfg.Columns, p.dups), p)
 	res, fails, obs := transforms.Detokenize(s, rows, &transforms.DetokenizeFn{
 		Tokenizer: transforms.TokenizerConfig{Encoding: cfg.Encoding},
 		BatchSize: cfg.BatchSize, Threads: cfg.Threads,
 	})
-	transforms.WriteShards(s, &transforms.WriteTextResultsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, res)
-	transforms.WriteShards(s, &transforms.WriteDetokenizeErrorsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows}, fails)
+	transforms.WriteShards(s, &transforms.WriteTextResultsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows, Resume: p.done}, res)
+	transforms.WriteShards(s, &transforms.WriteDetokenizeErrorsFn{Dir: cfg.Output, ShardRows: cfg.ShardRows, Resume: p.done}, fails)
 	transforms.WriteStats(s, cfg.Output, transforms.CombineStats(s, obs))
 	return execute(ctx, pipe, cfg.Runner, cfg.RunnerOptions, cfg.Output, p, finish[parquetio.TextResult, parquetio.DetokenizeError])
 }
