@@ -53,6 +53,7 @@ var (
 
 	rangeRequests atomic.Int64
 	rangeBytes    atomic.Int64
+	retries       atomic.Int64
 )
 
 // SetBackoff sets the pauses between retries of GCS operations: the first
@@ -64,15 +65,26 @@ func SetBackoff(initial, max time.Duration) (restore func()) {
 	return func() { backoff.Store(old) }
 }
 
-// Counters are the GCS ranged reads made by [File]s of this process.
+// Counters are the GCS ranged reads made by [File]s of this process, and
+// the GCS requests it retried (after a 429, a 5xx, a reset or a timeout).
 type Counters struct {
 	RangeRequests int64
 	RangeBytes    int64
+	Retries       int64
 }
 
-// ReadCounters returns the GCS ranged reads made so far.
+// ReadCounters returns the counters so far.
 func ReadCounters() Counters {
-	return Counters{RangeRequests: rangeRequests.Load(), RangeBytes: rangeBytes.Load()}
+	return Counters{RangeRequests: rangeRequests.Load(), RangeBytes: rangeBytes.Load(), Retries: retries.Load()}
+}
+
+// countRetry is the storage library's retry decision, counted.
+func countRetry(err error) bool {
+	retry := storage.ShouldRetry(err)
+	if retry {
+		retries.Add(1)
+	}
+	return retry
 }
 
 // gcsClient returns the process's storage client, making it on first use. A
@@ -116,7 +128,7 @@ func bucketOf(op, p string) (*storage.BucketHandle, string, error) {
 	if err != nil {
 		return nil, "", &fs.PathError{Op: op, Path: p, Err: err}
 	}
-	opts := []storage.RetryOption{storage.WithPolicy(storage.RetryAlways), storage.WithMaxAttempts(maxAttempts)}
+	opts := []storage.RetryOption{storage.WithPolicy(storage.RetryAlways), storage.WithMaxAttempts(maxAttempts), storage.WithErrorFunc(countRetry)}
 	if b := backoff.Load(); b != nil {
 		opts = append(opts, storage.WithBackoff(*b))
 	}

@@ -105,6 +105,9 @@ func TestCloudStorage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tokenize on gs://: %v", err)
 	}
+	if rep.Counters["gcs_retries"] == 0 {
+		t.Errorf("no GCS retries counted in the tokenize job's metrics %v", rep.Counters)
+	}
 	if rep.Rows != 240 || rep.Results != 239 || rep.Errors != 1 || rep.Results != localRep.Results {
 		t.Errorf("gs:// tokenize: %d rows, %d results, %d errors; local %d results", rep.Rows, rep.Results, rep.Errors, localRep.Results)
 	}
@@ -158,6 +161,9 @@ func TestCloudStorage(t *testing.T) {
 	grep, err := Run(ctx, gcfg)
 	if err != nil {
 		t.Fatalf("infer on gs://: %v", err)
+	}
+	if grep.Metrics.Counters["gcs_retries"] == 0 {
+		t.Errorf("no GCS retries counted in the infer job's metrics %v", grep.Metrics.Counters)
 	}
 	if grep.Results != 3 || grep.Errors != 1 || lrep.Results != 3 {
 		t.Errorf("gs:// infer: %d results, %d errors", grep.Results, grep.Errors)

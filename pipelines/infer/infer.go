@@ -118,6 +118,9 @@ func (r *Report) Summary() string {
 	c := r.Metrics.Counters
 	fmt.Fprintf(&b, "metrics: requests %d, succeeded %d, failed %d, retried %d, prompt tokens %d, completion tokens %d\n",
 		c["requests"], c["requests_succeeded"], c["requests_failed"], c["requests_retried"], c["prompt_tokens"], c["completion_tokens"])
+	if n := c["gcs_retries"]; n > 0 {
+		fmt.Fprintf(&b, "storage: %d Cloud Storage requests retried\n", n)
+	}
 	if d, ok := r.Metrics.Distributions["infer_batch_size"]; ok && d.Count > 0 {
 		l := r.Metrics.Distributions["infer_batch_latency_ms"]
 		fmt.Fprintf(&b, "batches: %d, size %d..%d (mean %.1f), latency %d..%d ms (mean %.0f)\n", d.Count, d.Min, d.Max, d.Mean(), l.Min, l.Max, l.Mean())

@@ -95,6 +95,9 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "resumed: %d rows were done by the interrupted run and kept; the statistics cover the other %d\n", r.Skipped, r.Rows-r.Skipped)
 	}
 	b.WriteString(strings.TrimRight(r.Stats.Summary(), "\n"))
+	if n := r.Counters["gcs_retries"]; n > 0 {
+		fmt.Fprintf(&b, "\nstorage: %d Cloud Storage requests retried", n)
+	}
 	b.WriteString("\n")
 	return b.String()
 }

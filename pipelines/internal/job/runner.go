@@ -19,6 +19,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"  // runner "prism"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 
+	"github.com/minerva-batch/minerva/io/blob"
 	"github.com/minerva-batch/minerva/pipelines/runners"
 )
 
@@ -91,6 +92,7 @@ func SetBeamOptions(name string, o runners.Options) error {
 // for universal and Dataflow).
 func Execute(ctx context.Context, pipe *beam.Pipeline, name string, o runners.Options) (Metrics, time.Duration, error) {
 	start := time.Now()
+	retriesBefore := blob.ReadCounters().Retries
 	var pr beam.PipelineResult
 	err := func() error {
 		if name == runners.Direct {
@@ -130,6 +132,12 @@ func Execute(ctx context.Context, pipe *beam.Pipeline, name string, o runners.Op
 			}
 			m.Distributions[d.Key.Name] = Distribution{Count: old.Count + v.Count, Sum: old.Sum + v.Sum, Min: v.Min, Max: v.Max}
 		}
+	}
+	// Cloud Storage requests this process retried while the job ran (the
+	// workers of in-process runners; a distributed runner's workers count
+	// their own, which are not seen here).
+	if n := blob.ReadCounters().Retries - retriesBefore; n > 0 {
+		m.Counters["gcs_retries"] = n
 	}
 	elapsed := time.Since(start)
 	slog.Info("job finished", "runner", name, "elapsed", elapsed)
