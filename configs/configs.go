@@ -56,22 +56,28 @@ func kindName(k yaml.Kind) string {
 	return "value"
 }
 
-// Tokenize is the configuration of a tokenization job (configs/tokenize.yaml).
-type Tokenize struct {
+// Job holds the keys every job configuration has; the job types embed it
+// (its keys sit at the top level of the YAML).
+type Job struct {
 	Input     StringList `yaml:"input"`
 	Output    string     `yaml:"output"`
-	Encoding  string     `yaml:"encoding"`
 	BatchSize int        `yaml:"batch_size"`
 	Threads   int        `yaml:"threads"`
 	Runner    string     `yaml:"runner"`
 	// RunnerOptions are the universal and Dataflow runners' keys
 	// (job_endpoint, environment_type, project, region, staging_location, …).
-	RunnerOptions           runners.Options `yaml:",inline"`
-	Overwrite               bool            `yaml:"overwrite"`
-	Resume                  bool            `yaml:"resume"`
-	ShardRows               int64           `yaml:"shard_rows"`
-	AllowedSpecial          StringList      `yaml:"allowed_special"`
-	DisallowedSpecialAsText bool            `yaml:"disallowed_special_as_text"`
+	RunnerOptions runners.Options `yaml:",inline"`
+	Overwrite     bool            `yaml:"overwrite"`
+	Resume        bool            `yaml:"resume"`
+	ShardRows     int64           `yaml:"shard_rows"`
+}
+
+// Tokenize is the configuration of a tokenization job (configs/tokenize.yaml).
+type Tokenize struct {
+	Job                     `yaml:",inline"`
+	Encoding                string     `yaml:"encoding"`
+	AllowedSpecial          StringList `yaml:"allowed_special"`
+	DisallowedSpecialAsText bool       `yaml:"disallowed_special_as_text"`
 	Columns                 struct {
 		ID   string `yaml:"id"`
 		Text string `yaml:"text"`
@@ -80,18 +86,9 @@ type Tokenize struct {
 
 // Detokenize is the configuration of a detokenization job (configs/detokenize.yaml).
 type Detokenize struct {
-	Input     StringList `yaml:"input"`
-	Output    string     `yaml:"output"`
-	Encoding  string     `yaml:"encoding"`
-	BatchSize int        `yaml:"batch_size"`
-	Threads   int        `yaml:"threads"`
-	Runner    string     `yaml:"runner"`
-	// RunnerOptions are the universal and Dataflow runners' keys.
-	RunnerOptions runners.Options `yaml:",inline"`
-	Overwrite     bool            `yaml:"overwrite"`
-	Resume        bool            `yaml:"resume"`
-	ShardRows     int64           `yaml:"shard_rows"`
-	Columns       struct {
+	Job      `yaml:",inline"`
+	Encoding string `yaml:"encoding"`
+	Columns  struct {
 		ID     string `yaml:"id"`
 		Tokens string `yaml:"tokens"`
 	} `yaml:"columns"`
@@ -99,19 +96,17 @@ type Detokenize struct {
 
 // Infer is the configuration of a batch inference job (configs/infer.yaml).
 type Infer struct {
-	Input     StringList `yaml:"input"`
-	Output    string     `yaml:"output"`
-	Format    string     `yaml:"format"`
-	Backend   string     `yaml:"backend"`
-	Model     string     `yaml:"model"`
-	Tokenizer string     `yaml:"tokenizer"`
-	Context   int        `yaml:"context"`
-	Endpoint  string     `yaml:"endpoint"`
-	APIKeyEnv string     `yaml:"api_key_env"`
-	TimeoutMS int64      `yaml:"timeout_ms"`
+	Job       `yaml:",inline"`
+	Format    string `yaml:"format"`
+	Backend   string `yaml:"backend"`
+	Model     string `yaml:"model"`
+	Tokenizer string `yaml:"tokenizer"`
+	Context   int    `yaml:"context"`
+	Endpoint  string `yaml:"endpoint"`
+	APIKeyEnv string `yaml:"api_key_env"`
+	TimeoutMS int64  `yaml:"timeout_ms"`
 	// MaxAttempts bounds the HTTP attempts per request, the first included.
 	MaxAttempts int  `yaml:"max_attempts"`
-	BatchSize   int  `yaml:"batch_size"`
 	Adaptive    bool `yaml:"adaptive"`
 	// TargetLatencyMS and MaxBatch bound adaptive batches.
 	TargetLatencyMS int64  `yaml:"target_latency_ms"`
@@ -119,16 +114,9 @@ type Infer struct {
 	InFlight        int    `yaml:"in_flight"`
 	MaxInFlight     int    `yaml:"max_in_flight"`
 	KVBudgetMB      int64  `yaml:"kv_budget_mb"`
-	Threads         int    `yaml:"threads"`
-	Runner          string `yaml:"runner"`
-	// RunnerOptions are the universal and Dataflow runners' keys.
-	RunnerOptions runners.Options `yaml:",inline"`
-	Overwrite     bool            `yaml:"overwrite"`
-	Resume        bool            `yaml:"resume"`
-	ShardRows     int64           `yaml:"shard_rows"`
-	SLAP95MS      int64           `yaml:"sla_p95_ms"`
-	Seed          uint64          `yaml:"seed"`
-	Defaults      struct {
+	SLAP95MS        int64  `yaml:"sla_p95_ms"`
+	Seed            uint64 `yaml:"seed"`
+	Defaults        struct {
 		MaxTokens   int        `yaml:"max_tokens"`
 		Temperature float64    `yaml:"temperature"`
 		TopP        float64    `yaml:"top_p"`
@@ -156,7 +144,7 @@ func LoadInfer(path string) (*Infer, error) {
 	if err := load(path, &c); err != nil {
 		return nil, err
 	}
-	errs := []error{checkCommon(path, c.BatchSize, c.Threads, c.ShardRows), checkRunner(path, c.Runner, &c.RunnerOptions)}
+	errs := []error{c.Job.check(path)}
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config %s: "+format, append([]any{path}, args...)...))
 	}
@@ -202,7 +190,7 @@ func LoadTokenize(path string) (*Tokenize, error) {
 	if err := load(path, &c); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(checkCommon(path, c.BatchSize, c.Threads, c.ShardRows), checkRunner(path, c.Runner, &c.RunnerOptions)); err != nil {
+	if err := c.Job.check(path); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -214,10 +202,15 @@ func LoadDetokenize(path string) (*Detokenize, error) {
 	if err := load(path, &c); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(checkCommon(path, c.BatchSize, c.Threads, c.ShardRows), checkRunner(path, c.Runner, &c.RunnerOptions)); err != nil {
+	if err := c.Job.check(path); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// check checks the keys every job has.
+func (j *Job) check(path string) error {
+	return errors.Join(checkCommon(path, j.BatchSize, j.Threads, j.ShardRows), checkRunner(path, j.Runner, &j.RunnerOptions))
 }
 
 func checkCommon(path string, batchSize, threads int, shardRows int64) error {
