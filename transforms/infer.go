@@ -187,7 +187,13 @@ func (f *InferFn) ProcessElement(ctx context.Context, row RequestRow, ans func(A
 		f.batches.addReady(ctx, f.failure(row, StageValidate, f.message(row, err), time.Now(), 0), e.emit)
 		return
 	}
-	f.batches.add(ctx, pending{row: row, req: req, cost: f.cost(req)}, e.emit)
+	p := pending{row: row, req: req}
+	if f.sizer != nil {
+		// Only adaptive sizing uses the cost (counting a prompt's tokens
+		// encodes it, which the engine does again).
+		p.cost = f.cost(req)
+	}
+	f.batches.add(ctx, p, e.emit)
 }
 
 // FinishBundle runs the last partial batch and waits for batches in flight.
