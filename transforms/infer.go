@@ -249,8 +249,6 @@ func (f *InferFn) run(ctx context.Context, ps []pending) []inferOutcome {
 	start := time.Now()
 	resps := f.backend.Infer(ctx, items)
 	took := time.Since(start)
-	inferBatchSizes.Update(ctx, int64(len(ps)))
-	inferBatchLatency.Update(ctx, took.Milliseconds())
 	if f.sizer != nil {
 		f.sizer.Record(len(ps), cost, took)
 	}
@@ -282,6 +280,7 @@ func (f *InferFn) run(ctx context.Context, ps []pending) []inferOutcome {
 			retries: int64(c.Retries),
 		}
 	}
+	out[0].batchSize, out[0].batchLatency = int64(len(ps)), took.Milliseconds()
 	return out
 }
 
@@ -295,6 +294,10 @@ type inferEmitter struct {
 
 func (e inferEmitter) emit(outs []inferOutcome) {
 	for _, o := range outs {
+		if o.batchSize > 0 {
+			inferBatchSizes.Update(e.ctx, o.batchSize)
+			inferBatchLatency.Update(e.ctx, o.batchLatency)
+		}
 		if o.retries > 0 {
 			requestsRetried.Inc(e.ctx, o.retries)
 		}

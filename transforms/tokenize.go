@@ -63,6 +63,10 @@ type outcome[R, F any] struct {
 	fail    *F
 	obs     batch.Observation
 	retries int64 // attempts after the first (inference over HTTP)
+	// batchSize and batchLatency are set on the first outcome of each
+	// batch: the emitter records them in the Beam distributions on the
+	// DoFn's goroutine (metrics may not be updated from the batches' own).
+	batchSize, batchLatency int64
 }
 
 // emitter sends outcomes to a DoFn's outputs and counts them.
@@ -75,6 +79,10 @@ type emitter[R, F any] struct {
 
 func (e emitter[R, F]) emit(outs []outcome[R, F]) {
 	for _, o := range outs {
+		if o.batchSize > 0 {
+			batchSizes.Update(e.ctx, o.batchSize)
+			batchMicro.Update(e.ctx, o.batchLatency)
+		}
 		if o.res != nil {
 			rowsOK.Inc(e.ctx, 1)
 			tokensOut.Inc(e.ctx, o.obs.Tokens)
@@ -150,8 +158,7 @@ func (f *TokenizeFn) encode(ctx context.Context, rows []TextRow) []tokenizeOutco
 	}
 	start := time.Now()
 	resps := tokenizer.EncodeBatch(ctx, f.tok, items, threads(f.Threads))
-	batchSizes.Update(ctx, int64(len(rows)))
-	batchMicro.Update(ctx, time.Since(start).Microseconds())
+	took := time.Since(start)
 	out := make([]tokenizeOutcome, len(rows))
 	for i, r := range resps {
 		row := rows[i]
@@ -163,6 +170,7 @@ func (f *TokenizeFn) encode(ctx context.Context, rows []TextRow) []tokenizeOutco
 		}
 		out[i] = tokenizeOutcome{res: &parquetio.TokenResult{ID: row.ID, Tokens: r.Data, Count: int32(len(r.Data)), DurationUS: r.Duration.Microseconds()}, obs: o}
 	}
+	out[0].batchSize, out[0].batchLatency = int64(len(rows)), took.Microseconds()
 	return out
 }
 
@@ -251,8 +259,7 @@ func (f *DetokenizeFn) decode(ctx context.Context, rows []TokenRow) []detokenize
 	}
 	start := time.Now()
 	resps := tokenizer.DecodeBatch(ctx, f.tok, items, threads(f.Threads))
-	batchSizes.Update(ctx, int64(len(rows)))
-	batchMicro.Update(ctx, time.Since(start).Microseconds())
+	took := time.Since(start)
 	out := make([]detokenizeOutcome, len(rows))
 	for i, r := range resps {
 		row := rows[i]
@@ -269,6 +276,7 @@ func (f *DetokenizeFn) decode(ctx context.Context, rows []TokenRow) []detokenize
 		}
 		out[i] = detokenizeOutcome{res: &parquetio.TextResult{ID: row.ID, Text: r.Data, Count: int32(len(row.Tokens)), DurationUS: r.Duration.Microseconds()}, obs: o}
 	}
+	out[0].batchSize, out[0].batchLatency = int64(len(rows)), took.Microseconds()
 	return out
 }
 
