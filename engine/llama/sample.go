@@ -57,7 +57,7 @@ func (s *sampler) sample(logits []float32) int32 {
 		// The whole vocabulary, in id order.
 		s.probs = grow(s.probs, n)
 		p := s.probs
-		tensor.ExpShifted(p, logits, maxOf(logits), s.temperature)
+		tensor.ExpShifted(p, logits, tensor.Max(logits), s.temperature)
 		return int32(pick(p, s.rng.Float64()*sum64(p)))
 	}
 	// Candidates: the top_k highest logits, or all, highest first.
@@ -76,7 +76,7 @@ func (s *sampler) sample(logits []float32) int32 {
 	}
 	s.probs = grow(s.probs, len(c))
 	p := s.probs
-	tensor.ExpShifted(p, s.vals, maxOf(s.vals), s.temperature)
+	tensor.ExpShifted(p, s.vals, tensor.Max(s.vals), s.temperature)
 	sum := sum64(p)
 	if topP {
 		// Keep the tokens with p ≥ (1-top_p)/(n-1) of the mass (the others
@@ -126,23 +126,6 @@ func pick(p []float32, coin float64) int {
 		}
 	}
 	return len(p) - 1
-}
-
-// maxOf returns the largest of x, in four interleaved chains (max is exact,
-// so the order does not change the result).
-func maxOf(x []float32) float32 {
-	m := [4]float32{x[0], x[0], x[0], x[0]}
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		m[0] = max(m[0], x[i])
-		m[1] = max(m[1], x[i+1])
-		m[2] = max(m[2], x[i+2])
-		m[3] = max(m[3], x[i+3])
-	}
-	for ; i < len(x); i++ {
-		m[0] = max(m[0], x[i])
-	}
-	return max(max(m[0], m[1]), max(m[2], m[3]))
 }
 
 // sum64 adds p in float64, in four interleaved partial sums (a fixed order,

@@ -2739,6 +2739,1751 @@ q8iBlock1x1_sum:
 	VZEROUPPER
 	RET
 
+// func f32zBlock4x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock4x12(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), CX
+	MOVQ   CX, DX
+	ADDQ   AX, DX
+	MOVQ   DX, BX
+	ADDQ   AX, BX
+	MOVQ   BX, SI
+	ADDQ   AX, SI
+	MOVQ   xs+24(FP), AX
+	MOVQ   x+16(FP), DI
+	MOVQ   count+48(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	XORQ   R9, R9
+
+f32zBlock4x12_loop:
+	VMOVUPS         (DI), Z24
+	VMOVUPS         64(DI), Z25
+	VMOVUPS         128(DI), Z26
+	VMOVUPS         192(DI), Z27
+	VMOVUPS         256(DI), Z28
+	VMOVUPS         320(DI), Z29
+	VBROADCASTF64X4 (CX)(R9*4), Z30
+	VFMADD231PS     Z24, Z30, Z0
+	VFMADD231PS     Z25, Z30, Z1
+	VFMADD231PS     Z26, Z30, Z2
+	VFMADD231PS     Z27, Z30, Z3
+	VFMADD231PS     Z28, Z30, Z4
+	VFMADD231PS     Z29, Z30, Z5
+	VBROADCASTF64X4 (DX)(R9*4), Z30
+	VFMADD231PS     Z24, Z30, Z6
+	VFMADD231PS     Z25, Z30, Z7
+	VFMADD231PS     Z26, Z30, Z8
+	VFMADD231PS     Z27, Z30, Z9
+	VFMADD231PS     Z28, Z30, Z10
+	VFMADD231PS     Z29, Z30, Z11
+	VBROADCASTF64X4 (BX)(R9*4), Z30
+	VFMADD231PS     Z24, Z30, Z12
+	VFMADD231PS     Z25, Z30, Z13
+	VFMADD231PS     Z26, Z30, Z14
+	VFMADD231PS     Z27, Z30, Z15
+	VFMADD231PS     Z28, Z30, Z16
+	VFMADD231PS     Z29, Z30, Z17
+	VBROADCASTF64X4 (SI)(R9*4), Z30
+	VFMADD231PS     Z24, Z30, Z18
+	VFMADD231PS     Z25, Z30, Z19
+	VFMADD231PS     Z26, Z30, Z20
+	VFMADD231PS     Z27, Z30, Z21
+	VFMADD231PS     Z28, Z30, Z22
+	VFMADD231PS     Z29, Z30, Z23
+	ADDQ            AX, DI
+	ADDQ            $0x08, R9
+	CMPQ            R9, R8
+	JL              f32zBlock4x12_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X24
+	VADDPS          X0, X24, X24
+	VPERMILPS       $0xb1, X24, X25
+	VADDPS          X25, X24, X24
+	VPERMILPS       $0x4e, X24, X25
+	VADDPS          X25, X24, X24
+	VMOVSS          X24, (AX)
+	VEXTRACTF32X4   $0x01, Z6, X24
+	VADDPS          X6, X24, X24
+	VPERMILPS       $0xb1, X24, X25
+	VADDPS          X25, X24, X24
+	VPERMILPS       $0x4e, X24, X25
+	VADDPS          X25, X24, X24
+	VMOVSS          X24, 4(AX)
+	VEXTRACTF32X4   $0x01, Z12, X24
+	VADDPS          X12, X24, X24
+	VPERMILPS       $0xb1, X24, X25
+	VADDPS          X25, X24, X24
+	VPERMILPS       $0x4e, X24, X25
+	VADDPS          X25, X24, X24
+	VMOVSS          X24, 8(AX)
+	VEXTRACTF32X4   $0x01, Z18, X24
+	VADDPS          X18, X24, X24
+	VPERMILPS       $0xb1, X24, X25
+	VADDPS          X25, X24, X24
+	VPERMILPS       $0x4e, X24, X25
+	VADDPS          X25, X24, X24
+	VMOVSS          X24, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X24
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X24, X0, X0
+	VPERMILPS       $0xb1, X0, X24
+	VADDPS          X24, X0, X0
+	VPERMILPS       $0x4e, X0, X24
+	VADDPS          X24, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x02, Z6, X0
+	VEXTRACTF32X4   $0x03, Z6, X6
+	VADDPS          X0, X6, X6
+	VPERMILPS       $0xb1, X6, X0
+	VADDPS          X0, X6, X6
+	VPERMILPS       $0x4e, X6, X0
+	VADDPS          X0, X6, X6
+	VMOVSS          X6, 4(AX)
+	VEXTRACTF32X4   $0x02, Z12, X0
+	VEXTRACTF32X4   $0x03, Z12, X6
+	VADDPS          X0, X6, X6
+	VPERMILPS       $0xb1, X6, X0
+	VADDPS          X0, X6, X6
+	VPERMILPS       $0x4e, X6, X0
+	VADDPS          X0, X6, X6
+	VMOVSS          X6, 8(AX)
+	VEXTRACTF32X4   $0x02, Z18, X0
+	VEXTRACTF32X4   $0x03, Z18, X6
+	VADDPS          X0, X6, X6
+	VPERMILPS       $0xb1, X6, X0
+	VADDPS          X0, X6, X6
+	VPERMILPS       $0x4e, X6, X0
+	VADDPS          X0, X6, X6
+	VMOVSS          X6, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X6
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0x4e, X0, X6
+	VADDPS          X6, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z7, X0
+	VADDPS          X7, X0, X0
+	VPERMILPS       $0xb1, X0, X6
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0x4e, X0, X6
+	VADDPS          X6, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z13, X0
+	VADDPS          X13, X0, X0
+	VPERMILPS       $0xb1, X0, X6
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0x4e, X0, X6
+	VADDPS          X6, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z19, X0
+	VADDPS          X19, X0, X0
+	VPERMILPS       $0xb1, X0, X6
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0x4e, X0, X6
+	VADDPS          X6, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z7, X0
+	VEXTRACTF32X4   $0x03, Z7, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z13, X0
+	VEXTRACTF32X4   $0x03, Z13, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z19, X0
+	VEXTRACTF32X4   $0x03, Z19, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z8, X0
+	VADDPS          X8, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z14, X0
+	VADDPS          X14, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z20, X0
+	VADDPS          X20, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z8, X0
+	VEXTRACTF32X4   $0x03, Z8, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z14, X0
+	VEXTRACTF32X4   $0x03, Z14, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z20, X0
+	VEXTRACTF32X4   $0x03, Z20, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z3, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z9, X0
+	VADDPS          X9, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z15, X0
+	VADDPS          X15, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z21, X0
+	VADDPS          X21, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z9, X0
+	VEXTRACTF32X4   $0x03, Z9, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z15, X0
+	VEXTRACTF32X4   $0x03, Z15, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z21, X0
+	VEXTRACTF32X4   $0x03, Z21, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z4, X0
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z10, X0
+	VADDPS          X10, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z16, X0
+	VADDPS          X16, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z22, X0
+	VADDPS          X22, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z4, X0
+	VEXTRACTF32X4   $0x03, Z4, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z10, X0
+	VEXTRACTF32X4   $0x03, Z10, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z16, X0
+	VEXTRACTF32X4   $0x03, Z16, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z22, X0
+	VEXTRACTF32X4   $0x03, Z22, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z5, X0
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z11, X0
+	VADDPS          X11, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z17, X0
+	VADDPS          X17, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z23, X0
+	VADDPS          X23, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z5, X0
+	VEXTRACTF32X4   $0x03, Z5, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z11, X0
+	VEXTRACTF32X4   $0x03, Z11, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z17, X0
+	VEXTRACTF32X4   $0x03, Z17, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z23, X0
+	VEXTRACTF32X4   $0x03, Z23, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock1x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock1x12(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), AX
+	MOVQ   xs+24(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   count+48(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	XORQ   SI, SI
+
+f32zBlock1x12_loop:
+	VMOVUPS         (DX), Z6
+	VMOVUPS         64(DX), Z7
+	VMOVUPS         128(DX), Z8
+	VMOVUPS         192(DX), Z9
+	VMOVUPS         256(DX), Z10
+	VMOVUPS         320(DX), Z11
+	VBROADCASTF64X4 (AX)(SI*4), Z12
+	VFMADD231PS     Z6, Z12, Z0
+	VFMADD231PS     Z7, Z12, Z1
+	VFMADD231PS     Z8, Z12, Z2
+	VFMADD231PS     Z9, Z12, Z3
+	VFMADD231PS     Z10, Z12, Z4
+	VFMADD231PS     Z11, Z12, Z5
+	ADDQ            CX, DX
+	ADDQ            $0x08, SI
+	CMPQ            SI, BX
+	JL              f32zBlock1x12_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X6
+	VADDPS          X0, X6, X6
+	VPERMILPS       $0xb1, X6, X7
+	VADDPS          X7, X6, X6
+	VPERMILPS       $0x4e, X6, X7
+	VADDPS          X7, X6, X6
+	VMOVSS          X6, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X6
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0xb1, X0, X6
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0x4e, X0, X6
+	VADDPS          X6, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X6
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0x4e, X0, X6
+	VADDPS          X6, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z3, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z4, X0
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z4, X0
+	VEXTRACTF32X4   $0x03, Z4, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z5, X0
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z5, X0
+	VEXTRACTF32X4   $0x03, Z5, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock4x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock4x8(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), CX
+	MOVQ   CX, DX
+	ADDQ   AX, DX
+	MOVQ   DX, BX
+	ADDQ   AX, BX
+	MOVQ   BX, SI
+	ADDQ   AX, SI
+	MOVQ   xs+24(FP), AX
+	MOVQ   x+16(FP), DI
+	MOVQ   count+48(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ   R9, R9
+
+f32zBlock4x8_loop:
+	VMOVUPS         (DI), Z16
+	VMOVUPS         64(DI), Z17
+	VMOVUPS         128(DI), Z18
+	VMOVUPS         192(DI), Z19
+	VBROADCASTF64X4 (CX)(R9*4), Z20
+	VFMADD231PS     Z16, Z20, Z0
+	VFMADD231PS     Z17, Z20, Z1
+	VFMADD231PS     Z18, Z20, Z2
+	VFMADD231PS     Z19, Z20, Z3
+	VBROADCASTF64X4 (DX)(R9*4), Z20
+	VFMADD231PS     Z16, Z20, Z4
+	VFMADD231PS     Z17, Z20, Z5
+	VFMADD231PS     Z18, Z20, Z6
+	VFMADD231PS     Z19, Z20, Z7
+	VBROADCASTF64X4 (BX)(R9*4), Z20
+	VFMADD231PS     Z16, Z20, Z8
+	VFMADD231PS     Z17, Z20, Z9
+	VFMADD231PS     Z18, Z20, Z10
+	VFMADD231PS     Z19, Z20, Z11
+	VBROADCASTF64X4 (SI)(R9*4), Z20
+	VFMADD231PS     Z16, Z20, Z12
+	VFMADD231PS     Z17, Z20, Z13
+	VFMADD231PS     Z18, Z20, Z14
+	VFMADD231PS     Z19, Z20, Z15
+	ADDQ            AX, DI
+	ADDQ            $0x08, R9
+	CMPQ            R9, R8
+	JL              f32zBlock4x8_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X16
+	VADDPS          X0, X16, X16
+	VPERMILPS       $0xb1, X16, X17
+	VADDPS          X17, X16, X16
+	VPERMILPS       $0x4e, X16, X17
+	VADDPS          X17, X16, X16
+	VMOVSS          X16, (AX)
+	VEXTRACTF32X4   $0x01, Z4, X16
+	VADDPS          X4, X16, X16
+	VPERMILPS       $0xb1, X16, X17
+	VADDPS          X17, X16, X16
+	VPERMILPS       $0x4e, X16, X17
+	VADDPS          X17, X16, X16
+	VMOVSS          X16, 4(AX)
+	VEXTRACTF32X4   $0x01, Z8, X16
+	VADDPS          X8, X16, X16
+	VPERMILPS       $0xb1, X16, X17
+	VADDPS          X17, X16, X16
+	VPERMILPS       $0x4e, X16, X17
+	VADDPS          X17, X16, X16
+	VMOVSS          X16, 8(AX)
+	VEXTRACTF32X4   $0x01, Z12, X16
+	VADDPS          X12, X16, X16
+	VPERMILPS       $0xb1, X16, X17
+	VADDPS          X17, X16, X16
+	VPERMILPS       $0x4e, X16, X17
+	VADDPS          X17, X16, X16
+	VMOVSS          X16, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X16
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X16, X0, X0
+	VPERMILPS       $0xb1, X0, X16
+	VADDPS          X16, X0, X0
+	VPERMILPS       $0x4e, X0, X16
+	VADDPS          X16, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x02, Z4, X0
+	VEXTRACTF32X4   $0x03, Z4, X4
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0xb1, X4, X0
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0x4e, X4, X0
+	VADDPS          X0, X4, X4
+	VMOVSS          X4, 4(AX)
+	VEXTRACTF32X4   $0x02, Z8, X0
+	VEXTRACTF32X4   $0x03, Z8, X4
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0xb1, X4, X0
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0x4e, X4, X0
+	VADDPS          X0, X4, X4
+	VMOVSS          X4, 8(AX)
+	VEXTRACTF32X4   $0x02, Z12, X0
+	VEXTRACTF32X4   $0x03, Z12, X4
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0xb1, X4, X0
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0x4e, X4, X0
+	VADDPS          X0, X4, X4
+	VMOVSS          X4, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X4
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0x4e, X0, X4
+	VADDPS          X4, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z5, X0
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0xb1, X0, X4
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0x4e, X0, X4
+	VADDPS          X4, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z9, X0
+	VADDPS          X9, X0, X0
+	VPERMILPS       $0xb1, X0, X4
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0x4e, X0, X4
+	VADDPS          X4, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z13, X0
+	VADDPS          X13, X0, X0
+	VPERMILPS       $0xb1, X0, X4
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0x4e, X0, X4
+	VADDPS          X4, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z5, X0
+	VEXTRACTF32X4   $0x03, Z5, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z9, X0
+	VEXTRACTF32X4   $0x03, Z9, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z13, X0
+	VEXTRACTF32X4   $0x03, Z13, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z6, X0
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z10, X0
+	VADDPS          X10, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z14, X0
+	VADDPS          X14, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z6, X0
+	VEXTRACTF32X4   $0x03, Z6, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z10, X0
+	VEXTRACTF32X4   $0x03, Z10, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z14, X0
+	VEXTRACTF32X4   $0x03, Z14, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z3, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z7, X0
+	VADDPS          X7, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z11, X0
+	VADDPS          X11, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z15, X0
+	VADDPS          X15, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z7, X0
+	VEXTRACTF32X4   $0x03, Z7, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z11, X0
+	VEXTRACTF32X4   $0x03, Z11, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z15, X0
+	VEXTRACTF32X4   $0x03, Z15, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock1x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock1x8(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), AX
+	MOVQ   xs+24(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   count+48(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   SI, SI
+
+f32zBlock1x8_loop:
+	VMOVUPS         (DX), Z4
+	VMOVUPS         64(DX), Z5
+	VMOVUPS         128(DX), Z6
+	VMOVUPS         192(DX), Z7
+	VBROADCASTF64X4 (AX)(SI*4), Z8
+	VFMADD231PS     Z4, Z8, Z0
+	VFMADD231PS     Z5, Z8, Z1
+	VFMADD231PS     Z6, Z8, Z2
+	VFMADD231PS     Z7, Z8, Z3
+	ADDQ            CX, DX
+	ADDQ            $0x08, SI
+	CMPQ            SI, BX
+	JL              f32zBlock1x8_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X4
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0xb1, X4, X5
+	VADDPS          X5, X4, X4
+	VPERMILPS       $0x4e, X4, X5
+	VADDPS          X5, X4, X4
+	VMOVSS          X4, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X4
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0xb1, X0, X4
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0x4e, X0, X4
+	VADDPS          X4, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X4
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0x4e, X0, X4
+	VADDPS          X4, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z3, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock4x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock4x6(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), CX
+	MOVQ   CX, DX
+	ADDQ   AX, DX
+	MOVQ   DX, BX
+	ADDQ   AX, BX
+	MOVQ   BX, SI
+	ADDQ   AX, SI
+	MOVQ   xs+24(FP), AX
+	MOVQ   x+16(FP), DI
+	MOVQ   count+48(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	XORQ   R9, R9
+
+f32zBlock4x6_loop:
+	VMOVUPS         (DI), Z12
+	VMOVUPS         64(DI), Z13
+	VMOVUPS         128(DI), Z14
+	VBROADCASTF64X4 (CX)(R9*4), Z15
+	VFMADD231PS     Z12, Z15, Z0
+	VFMADD231PS     Z13, Z15, Z1
+	VFMADD231PS     Z14, Z15, Z2
+	VBROADCASTF64X4 (DX)(R9*4), Z15
+	VFMADD231PS     Z12, Z15, Z3
+	VFMADD231PS     Z13, Z15, Z4
+	VFMADD231PS     Z14, Z15, Z5
+	VBROADCASTF64X4 (BX)(R9*4), Z15
+	VFMADD231PS     Z12, Z15, Z6
+	VFMADD231PS     Z13, Z15, Z7
+	VFMADD231PS     Z14, Z15, Z8
+	VBROADCASTF64X4 (SI)(R9*4), Z15
+	VFMADD231PS     Z12, Z15, Z9
+	VFMADD231PS     Z13, Z15, Z10
+	VFMADD231PS     Z14, Z15, Z11
+	ADDQ            AX, DI
+	ADDQ            $0x08, R9
+	CMPQ            R9, R8
+	JL              f32zBlock4x6_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X12
+	VADDPS          X0, X12, X12
+	VPERMILPS       $0xb1, X12, X13
+	VADDPS          X13, X12, X12
+	VPERMILPS       $0x4e, X12, X13
+	VADDPS          X13, X12, X12
+	VMOVSS          X12, (AX)
+	VEXTRACTF32X4   $0x01, Z3, X12
+	VADDPS          X3, X12, X12
+	VPERMILPS       $0xb1, X12, X13
+	VADDPS          X13, X12, X12
+	VPERMILPS       $0x4e, X12, X13
+	VADDPS          X13, X12, X12
+	VMOVSS          X12, 4(AX)
+	VEXTRACTF32X4   $0x01, Z6, X12
+	VADDPS          X6, X12, X12
+	VPERMILPS       $0xb1, X12, X13
+	VADDPS          X13, X12, X12
+	VPERMILPS       $0x4e, X12, X13
+	VADDPS          X13, X12, X12
+	VMOVSS          X12, 8(AX)
+	VEXTRACTF32X4   $0x01, Z9, X12
+	VADDPS          X9, X12, X12
+	VPERMILPS       $0xb1, X12, X13
+	VADDPS          X13, X12, X12
+	VPERMILPS       $0x4e, X12, X13
+	VADDPS          X13, X12, X12
+	VMOVSS          X12, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X12
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X12, X0, X0
+	VPERMILPS       $0xb1, X0, X12
+	VADDPS          X12, X0, X0
+	VPERMILPS       $0x4e, X0, X12
+	VADDPS          X12, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X3
+	VADDPS          X0, X3, X3
+	VPERMILPS       $0xb1, X3, X0
+	VADDPS          X0, X3, X3
+	VPERMILPS       $0x4e, X3, X0
+	VADDPS          X0, X3, X3
+	VMOVSS          X3, 4(AX)
+	VEXTRACTF32X4   $0x02, Z6, X0
+	VEXTRACTF32X4   $0x03, Z6, X3
+	VADDPS          X0, X3, X3
+	VPERMILPS       $0xb1, X3, X0
+	VADDPS          X0, X3, X3
+	VPERMILPS       $0x4e, X3, X0
+	VADDPS          X0, X3, X3
+	VMOVSS          X3, 8(AX)
+	VEXTRACTF32X4   $0x02, Z9, X0
+	VEXTRACTF32X4   $0x03, Z9, X3
+	VADDPS          X0, X3, X3
+	VPERMILPS       $0xb1, X3, X0
+	VADDPS          X0, X3, X3
+	VPERMILPS       $0x4e, X3, X0
+	VADDPS          X0, X3, X3
+	VMOVSS          X3, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X3
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0x4e, X0, X3
+	VADDPS          X3, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z4, X0
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0xb1, X0, X3
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0x4e, X0, X3
+	VADDPS          X3, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z7, X0
+	VADDPS          X7, X0, X0
+	VPERMILPS       $0xb1, X0, X3
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0x4e, X0, X3
+	VADDPS          X3, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z10, X0
+	VADDPS          X10, X0, X0
+	VPERMILPS       $0xb1, X0, X3
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0x4e, X0, X3
+	VADDPS          X3, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z4, X0
+	VEXTRACTF32X4   $0x03, Z4, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z7, X0
+	VEXTRACTF32X4   $0x03, Z7, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z10, X0
+	VEXTRACTF32X4   $0x03, Z10, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z5, X0
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z8, X0
+	VADDPS          X8, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z11, X0
+	VADDPS          X11, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z5, X0
+	VEXTRACTF32X4   $0x03, Z5, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z8, X0
+	VEXTRACTF32X4   $0x03, Z8, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z11, X0
+	VEXTRACTF32X4   $0x03, Z11, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock1x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock1x6(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), AX
+	MOVQ   xs+24(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   count+48(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	XORQ   SI, SI
+
+f32zBlock1x6_loop:
+	VMOVUPS         (DX), Z3
+	VMOVUPS         64(DX), Z4
+	VMOVUPS         128(DX), Z5
+	VBROADCASTF64X4 (AX)(SI*4), Z6
+	VFMADD231PS     Z3, Z6, Z0
+	VFMADD231PS     Z4, Z6, Z1
+	VFMADD231PS     Z5, Z6, Z2
+	ADDQ            CX, DX
+	ADDQ            $0x08, SI
+	CMPQ            SI, BX
+	JL              f32zBlock1x6_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X3
+	VADDPS          X0, X3, X3
+	VPERMILPS       $0xb1, X3, X4
+	VADDPS          X4, X3, X3
+	VPERMILPS       $0x4e, X3, X4
+	VADDPS          X4, X3, X3
+	VMOVSS          X3, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X3
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X3
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0x4e, X0, X3
+	VADDPS          X3, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X3
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0x4e, X0, X3
+	VADDPS          X3, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock4x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock4x4(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), CX
+	MOVQ   CX, DX
+	ADDQ   AX, DX
+	MOVQ   DX, BX
+	ADDQ   AX, BX
+	MOVQ   BX, SI
+	ADDQ   AX, SI
+	MOVQ   xs+24(FP), AX
+	MOVQ   x+16(FP), DI
+	MOVQ   count+48(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ   R9, R9
+
+f32zBlock4x4_loop:
+	VMOVUPS         (DI), Z8
+	VMOVUPS         64(DI), Z9
+	VBROADCASTF64X4 (CX)(R9*4), Z10
+	VFMADD231PS     Z8, Z10, Z0
+	VFMADD231PS     Z9, Z10, Z1
+	VBROADCASTF64X4 (DX)(R9*4), Z10
+	VFMADD231PS     Z8, Z10, Z2
+	VFMADD231PS     Z9, Z10, Z3
+	VBROADCASTF64X4 (BX)(R9*4), Z10
+	VFMADD231PS     Z8, Z10, Z4
+	VFMADD231PS     Z9, Z10, Z5
+	VBROADCASTF64X4 (SI)(R9*4), Z10
+	VFMADD231PS     Z8, Z10, Z6
+	VFMADD231PS     Z9, Z10, Z7
+	ADDQ            AX, DI
+	ADDQ            $0x08, R9
+	CMPQ            R9, R8
+	JL              f32zBlock4x4_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X8
+	VADDPS          X0, X8, X8
+	VPERMILPS       $0xb1, X8, X9
+	VADDPS          X9, X8, X8
+	VPERMILPS       $0x4e, X8, X9
+	VADDPS          X9, X8, X8
+	VMOVSS          X8, (AX)
+	VEXTRACTF32X4   $0x01, Z2, X8
+	VADDPS          X2, X8, X8
+	VPERMILPS       $0xb1, X8, X9
+	VADDPS          X9, X8, X8
+	VPERMILPS       $0x4e, X8, X9
+	VADDPS          X9, X8, X8
+	VMOVSS          X8, 4(AX)
+	VEXTRACTF32X4   $0x01, Z4, X8
+	VADDPS          X4, X8, X8
+	VPERMILPS       $0xb1, X8, X9
+	VADDPS          X9, X8, X8
+	VPERMILPS       $0x4e, X8, X9
+	VADDPS          X9, X8, X8
+	VMOVSS          X8, 8(AX)
+	VEXTRACTF32X4   $0x01, Z6, X8
+	VADDPS          X6, X8, X8
+	VPERMILPS       $0xb1, X8, X9
+	VADDPS          X9, X8, X8
+	VPERMILPS       $0x4e, X8, X9
+	VADDPS          X9, X8, X8
+	VMOVSS          X8, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X8
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X8, X0, X0
+	VPERMILPS       $0xb1, X0, X8
+	VADDPS          X8, X0, X0
+	VPERMILPS       $0x4e, X0, X8
+	VADDPS          X8, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X2
+	VADDPS          X0, X2, X2
+	VPERMILPS       $0xb1, X2, X0
+	VADDPS          X0, X2, X2
+	VPERMILPS       $0x4e, X2, X0
+	VADDPS          X0, X2, X2
+	VMOVSS          X2, 4(AX)
+	VEXTRACTF32X4   $0x02, Z4, X0
+	VEXTRACTF32X4   $0x03, Z4, X2
+	VADDPS          X0, X2, X2
+	VPERMILPS       $0xb1, X2, X0
+	VADDPS          X0, X2, X2
+	VPERMILPS       $0x4e, X2, X0
+	VADDPS          X0, X2, X2
+	VMOVSS          X2, 8(AX)
+	VEXTRACTF32X4   $0x02, Z6, X0
+	VEXTRACTF32X4   $0x03, Z6, X2
+	VADDPS          X0, X2, X2
+	VPERMILPS       $0xb1, X2, X0
+	VADDPS          X0, X2, X2
+	VPERMILPS       $0x4e, X2, X0
+	VADDPS          X0, X2, X2
+	VMOVSS          X2, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X2
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0x4e, X0, X2
+	VADDPS          X2, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z3, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X2
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0x4e, X0, X2
+	VADDPS          X2, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z5, X0
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0xb1, X0, X2
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0x4e, X0, X2
+	VADDPS          X2, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z7, X0
+	VADDPS          X7, X0, X0
+	VPERMILPS       $0xb1, X0, X2
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0x4e, X0, X2
+	VADDPS          X2, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z5, X0
+	VEXTRACTF32X4   $0x03, Z5, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z7, X0
+	VEXTRACTF32X4   $0x03, Z7, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock1x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock1x4(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), AX
+	MOVQ   xs+24(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   count+48(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   SI, SI
+
+f32zBlock1x4_loop:
+	VMOVUPS         (DX), Z2
+	VMOVUPS         64(DX), Z3
+	VBROADCASTF64X4 (AX)(SI*4), Z4
+	VFMADD231PS     Z2, Z4, Z0
+	VFMADD231PS     Z3, Z4, Z1
+	ADDQ            CX, DX
+	ADDQ            $0x08, SI
+	CMPQ            SI, BX
+	JL              f32zBlock1x4_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X2
+	VADDPS          X0, X2, X2
+	VPERMILPS       $0xb1, X2, X3
+	VADDPS          X3, X2, X2
+	VPERMILPS       $0x4e, X2, X3
+	VADDPS          X3, X2, X2
+	VMOVSS          X2, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X2
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X2
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0x4e, X0, X2
+	VADDPS          X2, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X2
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0x4e, X0, X2
+	VADDPS          X2, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock4x2(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), CX
+	MOVQ   CX, DX
+	ADDQ   AX, DX
+	MOVQ   DX, BX
+	ADDQ   AX, BX
+	MOVQ   BX, SI
+	ADDQ   AX, SI
+	MOVQ   xs+24(FP), AX
+	MOVQ   x+16(FP), DI
+	MOVQ   count+48(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   R9, R9
+
+f32zBlock4x2_loop:
+	VMOVUPS         (DI), Z4
+	VBROADCASTF64X4 (CX)(R9*4), Z5
+	VFMADD231PS     Z4, Z5, Z0
+	VBROADCASTF64X4 (DX)(R9*4), Z5
+	VFMADD231PS     Z4, Z5, Z1
+	VBROADCASTF64X4 (BX)(R9*4), Z5
+	VFMADD231PS     Z4, Z5, Z2
+	VBROADCASTF64X4 (SI)(R9*4), Z5
+	VFMADD231PS     Z4, Z5, Z3
+	ADDQ            AX, DI
+	ADDQ            $0x08, R9
+	CMPQ            R9, R8
+	JL              f32zBlock4x2_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X4
+	VADDPS          X0, X4, X4
+	VPERMILPS       $0xb1, X4, X5
+	VADDPS          X5, X4, X4
+	VPERMILPS       $0x4e, X4, X5
+	VADDPS          X5, X4, X4
+	VMOVSS          X4, (AX)
+	VEXTRACTF32X4   $0x01, Z1, X4
+	VADDPS          X1, X4, X4
+	VPERMILPS       $0xb1, X4, X5
+	VADDPS          X5, X4, X4
+	VPERMILPS       $0x4e, X4, X5
+	VADDPS          X5, X4, X4
+	VMOVSS          X4, 4(AX)
+	VEXTRACTF32X4   $0x01, Z2, X4
+	VADDPS          X2, X4, X4
+	VPERMILPS       $0xb1, X4, X5
+	VADDPS          X5, X4, X4
+	VPERMILPS       $0x4e, X4, X5
+	VADDPS          X5, X4, X4
+	VMOVSS          X4, 8(AX)
+	VEXTRACTF32X4   $0x01, Z3, X4
+	VADDPS          X3, X4, X4
+	VPERMILPS       $0xb1, X4, X5
+	VADDPS          X5, X4, X4
+	VPERMILPS       $0x4e, X4, X5
+	VADDPS          X5, X4, X4
+	VMOVSS          X4, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X4
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0xb1, X0, X4
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0x4e, X0, X4
+	VADDPS          X4, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+// Requires: AVX, AVX512F
+TEXT ·f32zBlock1x2(SB), NOSPLIT, $0-56
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), AX
+	MOVQ   xs+24(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   count+48(FP), BX
+	VPXORD Z0, Z0, Z0
+	XORQ   SI, SI
+
+f32zBlock1x2_loop:
+	VMOVUPS         (DX), Z1
+	VBROADCASTF64X4 (AX)(SI*4), Z2
+	VFMADD231PS     Z1, Z2, Z0
+	ADDQ            CX, DX
+	ADDQ            $0x08, SI
+	CMPQ            SI, BX
+	JL              f32zBlock1x2_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X2
+	VADDPS          X2, X1, X1
+	VPERMILPS       $0x4e, X1, X2
+	VADDPS          X2, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X1
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+// Requires: AVX, SSE
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX), Y1
+	VMOVUPS (AX), Y2
+	VMOVUPS (AX), Y3
+	MOVQ    $0x00000008, DX
+	MOVQ    CX, BX
+	SUBQ    $0x20, BX
+
+max_loop:
+	CMPQ   DX, BX
+	JG     max_tail
+	VMAXPS (AX)(DX*4), Y0, Y0
+	VMAXPS 32(AX)(DX*4), Y1, Y1
+	VMAXPS 64(AX)(DX*4), Y2, Y2
+	VMAXPS 96(AX)(DX*4), Y3, Y3
+	ADDQ   $0x20, DX
+	JMP    max_loop
+
+max_tail:
+	CMPQ   DX, CX
+	JGE    max_sum
+	VMAXPS (AX)(DX*4), Y0, Y0
+	ADDQ   $0x08, DX
+	JMP    max_tail
+
+max_sum:
+	VMAXPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VMAXPS       X0, X1, X1
+	VPERMILPS    $0x4e, X1, X0
+	VMAXPS       X0, X1, X1
+	VPERMILPS    $0xb1, X1, X0
+	VMAXPS       X0, X1, X1
+	MOVSS        X1, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func axpyAVX2(y *float32, a float32, x *float32, n int)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-32

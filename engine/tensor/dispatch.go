@@ -9,6 +9,7 @@ type impl struct {
 	dot    func(a, b []float32) float32
 	axpy   func(y []float32, a float32, x []float32)
 	exp8   func(dst, src []float32, shift, div float32) // len a multiple of 8; nil: scalar only
+	max8   func(x []float32) float32                    // len a positive multiple of 8, no NaN handling; nil: scalar only
 }
 
 // genericImpl is the portable implementation, the reference of the
@@ -31,5 +32,7 @@ func pickImpl(noasm bool) impl {
 }
 
 // Kernels names the implementation the package runs: "generic" for the
-// portable Go kernels, "avx2" for the AVX2/FMA assembly ones.
+// portable Go kernels, "avx2" for the AVX2/FMA assembly ones, "avx512" for
+// those plus AVX-512 products of two or more F32 vectors, which give the
+// same bits as "avx2".
 func Kernels() string { return active.name }

@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -61,12 +62,104 @@ func hasAVX2() bool {
 	return cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpuid1ECX()&f16c != 0
 }
 
+// hasAVX512 reports whether the CPU (and the OS) also run the AVX-512
+// kernels: AVX-512 F and VL.
+func hasAVX512() bool { return hasAVX2() && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL }
+
 func archImpls() []impl {
 	if !hasAVX2() {
 		return nil
 	}
-	return []impl{{name: "avx2", matmul: matmulRowsAVX2, dot: dotAVX2, axpy: axpyAVX2Slice, exp8: expAVX2}}
+	avx2 := impl{name: "avx2", matmul: matmulRowsAVX2, dot: dotAVX2, axpy: axpyAVX2Slice, exp8: expAVX2, max8: maxAVX2Slice}
+	if !hasAVX512() {
+		return []impl{avx2}
+	}
+	avx512 := avx2
+	avx512.name, avx512.matmul = "avx512", matmulRowsAVX512
+	return []impl{avx2, avx512}
 }
+
+// zShape is an AVX-512 F32 kernel of 4 rows × p vector pairs, with its
+// one-row variant.
+type zShape struct {
+	p     int
+	k, k1 blockKernel
+}
+
+// zPlan lists the AVX-512 shapes, most pairs first.
+var zPlan = []zShape{
+	{6, f32zBlock4x12, f32zBlock1x12},
+	{4, f32zBlock4x8, f32zBlock1x8},
+	{3, f32zBlock4x6, f32zBlock1x6},
+	{2, f32zBlock4x4, f32zBlock1x4},
+	{1, f32zBlock4x2, f32zBlock1x2},
+}
+
+var zPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// packPairs lays out vectors 0..2·np-1 of x (cols values each, a multiple
+// of 8) for the AVX-512 kernels: chunk c of pair p, at (c·np + p)·16, holds
+// elements 8c..8c+7 of vector 2p, then those of vector 2p+1.
+func packPairs(buf, x []float32, np, cols int) []float32 {
+	n := cols / 8 * np * 16
+	if cap(buf) < n {
+		buf = make([]float32, n)
+	}
+	buf = buf[:n]
+	for p := range np {
+		a, b := x[2*p*cols:(2*p+1)*cols], x[(2*p+1)*cols:(2*p+2)*cols]
+		for c := 0; c < cols; c += 8 {
+			o := (c/8*np + p) * 16
+			copy(buf[o:o+8], a[c:c+8])
+			copy(buf[o+8:o+16], b[c:c+8])
+		}
+	}
+	return buf
+}
+
+// matmulRowsAVX512 multiplies F32 matrices by two or more vectors with the
+// AVX-512 kernels, two vectors to a register, and leaves everything else
+// (other types, one vector, the odd vector out, a column count that is not
+// a multiple of 8) to the AVX2 kernels. Both compute every result with the
+// same operations in the same order, so they give the same bits.
+func matmulRowsAVX512(m *Matrix, out, x []float32, n, r0, r1 int) {
+	if m.Type != F32 || n < 2 || m.Cols%8 != 0 {
+		matmulRowsAVX2(m, out, x, n, r0, r1)
+		return
+	}
+	np := n / 2
+	bp := zPool.Get().(*[]float32)
+	px := packPairs(*bp, x, np, m.Cols)
+	defer func() { *bp = px; zPool.Put(bp) }()
+	ws, xs, outs := m.rowBytes, np*64, 4*m.Rows
+	tile := max(4, tileBytes/ws/4*4)
+	for t0 := r0; t0 < r1; t0 += tile {
+		t1 := min(r1, t0+tile)
+		for p := 0; p < np; {
+			s := zPlan[len(zPlan)-1]
+			for _, z := range zPlan {
+				if z.p <= np-p {
+					s = z
+					break
+				}
+			}
+			xb, ob := &px[p*16], out[2*p*m.Rows:]
+			r := t0
+			for ; t1-r >= 4; r += 4 {
+				s.k(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols)
+			}
+			for ; r < t1; r++ {
+				s.k1(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols)
+			}
+			p += s.p
+		}
+	}
+	if n%2 == 1 {
+		matmulRowsAVX2(m, out[(n-1)*m.Rows:], x[(n-1)*m.Cols:], 1, r0, r1)
+	}
+}
+
+func maxAVX2Slice(x []float32) float32 { return maxAVX2(&x[0], len(x)) }
 
 // streamBytes is the matrix size from which a single vector (n = 1) is
 // multiplied by an F32, F16 or Q8_0 matrix one row at a time, with

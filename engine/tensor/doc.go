@@ -33,4 +33,11 @@
 // vectors, and goes through a batch in row tiles of 64 KiB so that the
 // weights come from the cache for all the vectors but the first. A single
 // vector is multiplied with 8 (F32, F16) or 4 (Q8_0, Q4_0) rows at a time.
+//
+// Where the CPU also has AVX-512 (F and VL), F32 products of two or more
+// vectors run on ZMM registers, up to 4 rows × 12 vectors: each register
+// holds two vectors' accumulators of 8 lanes (the weights' chunk broadcast
+// to both halves, the vectors packed in pairs), so every result is computed
+// by exactly the AVX2 kernels' operations and has their bits; an odd vector
+// out of the pairs runs on the AVX2 kernels. Kernels then reports "avx512".
 package tensor

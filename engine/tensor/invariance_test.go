@@ -173,3 +173,63 @@ func TestKernelSelection(t *testing.T) {
 	}
 	t.Logf("kernels: %s (available: %d)", Kernels(), len(impls))
 }
+
+// TestWideKernelsSameBits checks that implementations built to give the
+// same bits do: the AVX-512 F32 products (two vectors to a register) against
+// the AVX2 ones, on the engine's shapes and odd ones, with batches that
+// leave a vector out of the pairs and rows out of the blocks of 4.
+func TestWideKernelsSameBits(t *testing.T) {
+	byName := map[string]impl{}
+	for _, k := range impls {
+		byName[k.name] = k
+	}
+	wide, ok := byName["avx512"]
+	if !ok {
+		t.Skipf("this CPU has no AVX-512 kernels (have %d implementations)", len(impls))
+	}
+	base := byName["avx2"]
+	rng := rand.New(rand.NewPCG(9, 10))
+	shapes := []struct{ rows, cols int }{{288, 288}, {769, 288}, {37, 768}, {13, 44}, {6, 8}, {5, 20}}
+	for _, sh := range shapes {
+		m := newRandMatrix(t, rng, F32, sh.rows, sh.cols)
+		for _, n := range []int{1, 2, 3, 7, 12, 13, 25, 64} {
+			x := randVec(rng, n*sh.cols, 1)
+			got := make([]float32, n*sh.rows)
+			want := make([]float32, n*sh.rows)
+			withImpl(t, wide, func() { m.MatMul(got, x, n) })
+			withImpl(t, base, func() { m.MatMul(want, x, n) })
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%dx%d n=%d: out[%d] = %v (avx512), %v (avx2)", sh.rows, sh.cols, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestMax checks Max against a plain loop on every implementation, with the
+// largest element at every position of vectors of many lengths.
+func TestMax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, k := range impls {
+		withImpl(t, k, func() {
+			for n := 1; n <= 70; n++ {
+				x := randVec(rng, n, 100)
+				for top := 0; top < n; top++ {
+					y := append([]float32(nil), x...)
+					y[top] = 1000 + float32(top)
+					if got := Max(y); got != y[top] {
+						t.Fatalf("%s: Max of %d with %v at %d = %v", k.name, n, y[top], top, got)
+					}
+				}
+				neg := make([]float32, n)
+				for i := range neg {
+					neg[i] = -1 - float32(i)
+				}
+				if got := Max(neg); got != -1 {
+					t.Fatalf("%s: Max of %d negatives = %v, want -1", k.name, n, got)
+				}
+			}
+		})
+	}
+}

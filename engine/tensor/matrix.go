@@ -113,3 +113,19 @@ func Dot(a, b []float32) float32 { return active.dot(a, b) }
 // Axpy adds a·x[i] to y[i] for i < len(y) (x needs at least len(y)
 // elements).
 func Axpy(y []float32, a float32, x []float32) { active.axpy(y, a, x) }
+
+// Max returns the largest element of x (which must not be empty). It is
+// exact, so every implementation gives the same value; unlike the builtin
+// max, it does not propagate NaN.
+func Max(x []float32) float32 {
+	m, i := x[0], 0
+	if n := len(x) &^ 7; active.max8 != nil && n > 0 {
+		m, i = active.max8(x[:n]), n
+	}
+	for _, v := range x[i:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}

@@ -1,4 +1,4 @@
-// Command asmgen generates the AVX2/FMA kernels of package
+// Command asmgen generates the AVX2/FMA (and AVX-512 F32) kernels of package
 // github.com/minerva-batch/minerva/engine/tensor with avo. The generate
 // directive of engine/tensor/dispatch_amd64.go runs it:
 //
@@ -49,6 +49,10 @@ var (
 	quantShapes = [][2]int{{2, 5}, {1, 5}, {2, 4}, {1, 4}, {4, 2}, {1, 2}, {4, 1}, {1, 1}}
 )
 
+// zShapes are the block shapes (rows R × vector pairs P) of the AVX-512 F32
+// kernels: R·P accumulators + P inputs + 1 weight of the 32 ZMM registers.
+var zShapes = [][2]int{{4, 6}, {1, 6}, {4, 4}, {1, 4}, {4, 3}, {1, 3}, {4, 2}, {1, 2}, {4, 1}, {1, 1}}
+
 // q8iShapes are the block shapes of the Q8_0 kernels over quantised
 // activations: R·V accumulators + V vectors and scales + 1 + ~6 temporaries.
 var q8iShapes = [][2]int{{2, 2}, {1, 2}, {4, 1}, {1, 1}}
@@ -94,6 +98,10 @@ func main() {
 	for _, sh := range q8iShapes {
 		genQ8i(sh[0], sh[1])
 	}
+	for _, s := range zShapes {
+		genF32Z(s[0], s[1])
+	}
+	genMax()
 	genAxpy()
 	genExp()
 	genCPUID()
@@ -406,6 +414,141 @@ func genQ8i(R, V int) {
 
 	Label(name + "_sum")
 	storeSums(acc)
+}
+
+// genF32Z generates the AVX-512 F32 kernel of R rows × P vector pairs. It
+// runs the AVX2 kernels' sequence of operations on each (row, vector), two
+// vectors to a ZMM register: the weights' chunk of 8 is broadcast to both
+// halves, and the input is packed so that pair p's chunk c holds vector
+// 2p's elements 8c..8c+7 then vector 2p+1's (see packPairs). Each half of
+// an accumulator is then an AVX2 accumulator, lane for lane, and is summed
+// in the same order: the results are the AVX2 kernels' bits.
+//
+// x is the packed input of the block's first pair, xs the bytes from one
+// chunk to the next (pairs × 64), and count the number of columns, a
+// positive multiple of 8. out + 4r + v·outs receives vector v < 2P.
+func genF32Z(R, P int) {
+	name := fmt.Sprintf("f32zBlock%dx%d", R, 2*P)
+	TEXT(name, NOSPLIT, blockSig)
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of f32 row r < %d (at w + r·ws) with vector v < %d, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.", name, R, 2*P))
+	ws := Load(Param("ws"), GP64())
+	wp := pointers(Load(Param("w"), GP64()), ws, R)
+	xs := Load(Param("xs"), GP64())
+	xp := Load(Param("x"), GP64())
+	cols := Load(Param("count"), GP64())
+	acc := make([][]VecVirtual, R)
+	for r := range acc {
+		acc[r] = make([]VecVirtual, P)
+		for p := range acc[r] {
+			a := ZMM()
+			VPXORD(a, a, a)
+			acc[r][p] = a
+		}
+	}
+	i := GP64()
+	XORQ(i, i)
+	Label(name + "_loop")
+	x := make([]VecVirtual, P)
+	for p := range x {
+		x[p] = ZMM()
+		VMOVUPS(Mem{Base: xp, Disp: 64 * p}, x[p])
+	}
+	for r := 0; r < R; r++ {
+		w := ZMM()
+		VBROADCASTF64X4(Mem{Base: wp[r], Index: i, Scale: 4}, w)
+		for p := 0; p < P; p++ {
+			VFMADD231PS(x[p], w, acc[r][p])
+		}
+	}
+	ADDQ(xs, xp)
+	ADDQ(U8(8), i)
+	CMPQ(i, cols)
+	JL(LabelRef(name + "_loop"))
+
+	o := Load(Param("out"), GP64())
+	outs := Load(Param("outs"), GP64())
+	for p := 0; p < P; p++ {
+		for half := 0; half < 2; half++ {
+			if p > 0 || half > 0 {
+				ADDQ(outs, o)
+			}
+			for r := 0; r < R; r++ {
+				a := acc[r][p]
+				// The AVX2 kernels' sum, in EVEX instructions (the
+				// accumulators may be Z16-Z31, which VEX cannot name):
+				// lanes 0-3 plus lanes 4-7 of the half, then pairs, then
+				// the two pair sums. x+y and y+x are the same bits.
+				var lo Op = a.AsX()
+				if half == 1 {
+					l := XMM()
+					VEXTRACTF32X4(U8(2), a, l)
+					lo = l
+				}
+				t := XMM()
+				VEXTRACTF32X4(U8(1+2*half), a, t)
+				VADDPS(lo, t, t) // a0+a4, a1+a5, a2+a6, a3+a7
+				u := XMM()
+				VPERMILPS(U8(0xb1), t, u)
+				VADDPS(u, t, t) // (a0+a4)+(a1+a5), ., (a2+a6)+(a3+a7), .
+				VPERMILPS(U8(0x4e), t, u)
+				VADDPS(u, t, t) // their sum
+				VMOVSS(t, Mem{Base: o, Disp: 4 * r})
+			}
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// genMax generates the largest of n float32s (n a positive multiple of 8)
+// with VMAXPS, which returns its second operand where either is NaN: so
+// the caller checks for NaN itself.
+func genMax() {
+	TEXT("maxAVX2", NOSPLIT, "func(x *float32, n int) float32")
+	Pragma("noescape")
+	Doc("maxAVX2 returns the largest of x[0..n-1], n a positive multiple of 8 (NaN not handled).")
+	x := Load(Param("x"), GP64())
+	n := Load(Param("n"), GP64())
+	m := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for _, r := range m {
+		VMOVUPS(Mem{Base: x}, r)
+	}
+	i := GP64()
+	MOVQ(U32(8), i)
+	// Four chunks at a time while i+32 ≤ n, then one at a time.
+	lim := GP64()
+	MOVQ(n, lim)
+	SUBQ(U8(32), lim)
+	Label("max_loop")
+	CMPQ(i, lim)
+	JG(LabelRef("max_tail"))
+	for k, r := range m {
+		VMAXPS(Mem{Base: x, Index: i, Scale: 4, Disp: 32 * k}, r, r)
+	}
+	ADDQ(U8(32), i)
+	JMP(LabelRef("max_loop"))
+	Label("max_tail")
+	CMPQ(i, n)
+	JGE(LabelRef("max_sum"))
+	VMAXPS(Mem{Base: x, Index: i, Scale: 4}, m[0], m[0])
+	ADDQ(U8(8), i)
+	JMP(LabelRef("max_tail"))
+	Label("max_sum")
+	VMAXPS(m[1], m[0], m[0])
+	VMAXPS(m[3], m[2], m[2])
+	VMAXPS(m[2], m[0], m[0])
+	t := XMM()
+	VEXTRACTF128(U8(1), m[0], t)
+	VMAXPS(m[0].AsX(), t, t)
+	u := XMM()
+	VPERMILPS(U8(0x4e), t, u)
+	VMAXPS(u, t, t)
+	VPERMILPS(U8(0xb1), t, u)
+	VMAXPS(u, t, t)
+	Store(t, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
 }
 
 // genAxpy generates y[i] = fma(a, x[i], y[i]) for i < n.
