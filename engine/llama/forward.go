@@ -186,40 +186,9 @@ func (r *runner) attention(toks []token, l int) {
 				att[p] *= scale
 			}
 			softmax(att)
-			weightedSum(r.xb2[i*dim+h*hs:i*dim+(h+1)*hs], att, values)
+			tensor.WeightedSum(r.xb2[i*dim+h*hs:i*dim+(h+1)*hs], att, values)
 		}
 	})
-}
-
-// weightedSum sets out = Σ_p att[p]·values[p], values holding len(att)
-// rows of len(out). Each out[j] is summed over p in order.
-func weightedSum(out, att, values []float32) {
-	hs := len(out)
-	c := 0
-	for ; c+8 <= hs; c += 8 {
-		// Eight columns at a time, in registers.
-		var a0, a1, a2, a3, a4, a5, a6, a7 float32
-		for p, a := range att {
-			v := values[p*hs+c : p*hs+c+8 : p*hs+c+8]
-			a0 += a * v[0]
-			a1 += a * v[1]
-			a2 += a * v[2]
-			a3 += a * v[3]
-			a4 += a * v[4]
-			a5 += a * v[5]
-			a6 += a * v[6]
-			a7 += a * v[7]
-		}
-		out[c], out[c+1], out[c+2], out[c+3] = a0, a1, a2, a3
-		out[c+4], out[c+5], out[c+6], out[c+7] = a4, a5, a6, a7
-	}
-	for ; c < hs; c++ {
-		var a0 float32
-		for p, a := range att {
-			a0 += a * values[p*hs+c]
-		}
-		out[c] = a0
-	}
 }
 
 // rmsnorm sets o = weight · x / sqrt(mean(x²) + eps), as llama2.c does.

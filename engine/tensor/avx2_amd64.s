@@ -4484,6 +4484,334 @@ max_sum:
 	VZEROUPPER
 	RET
 
+// func weightedSum8(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum8(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	TESTQ  BX, BX
+	JZ     weightedSum8_store
+
+weightedSum8_loop:
+	VBROADCASTSS (CX), Y1
+	VMULPS       (DX), Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum8_loop
+
+weightedSum8_store:
+	VMOVUPS Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func weightedSum16(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum16(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	TESTQ  BX, BX
+	JZ     weightedSum16_store
+
+weightedSum16_loop:
+	VBROADCASTSS (CX), Y2
+	VMULPS       (DX), Y2, Y3
+	VADDPS       Y3, Y0, Y0
+	VMULPS       32(DX), Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum16_loop
+
+weightedSum16_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func weightedSum24(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum24(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	TESTQ  BX, BX
+	JZ     weightedSum24_store
+
+weightedSum24_loop:
+	VBROADCASTSS (CX), Y3
+	VMULPS       (DX), Y3, Y4
+	VADDPS       Y4, Y0, Y0
+	VMULPS       32(DX), Y3, Y4
+	VADDPS       Y4, Y1, Y1
+	VMULPS       64(DX), Y3, Y3
+	VADDPS       Y3, Y2, Y2
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum24_loop
+
+weightedSum24_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VZEROUPPER
+	RET
+
+// func weightedSum32(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum32(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ  BX, BX
+	JZ     weightedSum32_store
+
+weightedSum32_loop:
+	VBROADCASTSS (CX), Y4
+	VMULPS       (DX), Y4, Y5
+	VADDPS       Y5, Y0, Y0
+	VMULPS       32(DX), Y4, Y5
+	VADDPS       Y5, Y1, Y1
+	VMULPS       64(DX), Y4, Y5
+	VADDPS       Y5, Y2, Y2
+	VMULPS       96(DX), Y4, Y4
+	VADDPS       Y4, Y3, Y3
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum32_loop
+
+weightedSum32_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VZEROUPPER
+	RET
+
+// func weightedSum40(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum40(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	TESTQ  BX, BX
+	JZ     weightedSum40_store
+
+weightedSum40_loop:
+	VBROADCASTSS (CX), Y5
+	VMULPS       (DX), Y5, Y6
+	VADDPS       Y6, Y0, Y0
+	VMULPS       32(DX), Y5, Y6
+	VADDPS       Y6, Y1, Y1
+	VMULPS       64(DX), Y5, Y6
+	VADDPS       Y6, Y2, Y2
+	VMULPS       96(DX), Y5, Y6
+	VADDPS       Y6, Y3, Y3
+	VMULPS       128(DX), Y5, Y5
+	VADDPS       Y5, Y4, Y4
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum40_loop
+
+weightedSum40_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VZEROUPPER
+	RET
+
+// func weightedSum48(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum48(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	TESTQ  BX, BX
+	JZ     weightedSum48_store
+
+weightedSum48_loop:
+	VBROADCASTSS (CX), Y6
+	VMULPS       (DX), Y6, Y7
+	VADDPS       Y7, Y0, Y0
+	VMULPS       32(DX), Y6, Y7
+	VADDPS       Y7, Y1, Y1
+	VMULPS       64(DX), Y6, Y7
+	VADDPS       Y7, Y2, Y2
+	VMULPS       96(DX), Y6, Y7
+	VADDPS       Y7, Y3, Y3
+	VMULPS       128(DX), Y6, Y7
+	VADDPS       Y7, Y4, Y4
+	VMULPS       160(DX), Y6, Y6
+	VADDPS       Y6, Y5, Y5
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum48_loop
+
+weightedSum48_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VZEROUPPER
+	RET
+
+// func weightedSum56(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum56(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	TESTQ  BX, BX
+	JZ     weightedSum56_store
+
+weightedSum56_loop:
+	VBROADCASTSS (CX), Y7
+	VMULPS       (DX), Y7, Y8
+	VADDPS       Y8, Y0, Y0
+	VMULPS       32(DX), Y7, Y8
+	VADDPS       Y8, Y1, Y1
+	VMULPS       64(DX), Y7, Y8
+	VADDPS       Y8, Y2, Y2
+	VMULPS       96(DX), Y7, Y8
+	VADDPS       Y8, Y3, Y3
+	VMULPS       128(DX), Y7, Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       160(DX), Y7, Y8
+	VADDPS       Y8, Y5, Y5
+	VMULPS       192(DX), Y7, Y7
+	VADDPS       Y7, Y6, Y6
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum56_loop
+
+weightedSum56_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VZEROUPPER
+	RET
+
+// func weightedSum64(out *float32, att *float32, values *float32, n int, stride int)
+// Requires: AVX
+TEXT ·weightedSum64(SB), NOSPLIT, $0-40
+	MOVQ   out+0(FP), AX
+	MOVQ   att+8(FP), CX
+	MOVQ   values+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   stride+32(FP), SI
+	SHLQ   $0x02, SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ  BX, BX
+	JZ     weightedSum64_store
+
+weightedSum64_loop:
+	VBROADCASTSS (CX), Y8
+	VMULPS       (DX), Y8, Y9
+	VADDPS       Y9, Y0, Y0
+	VMULPS       32(DX), Y8, Y9
+	VADDPS       Y9, Y1, Y1
+	VMULPS       64(DX), Y8, Y9
+	VADDPS       Y9, Y2, Y2
+	VMULPS       96(DX), Y8, Y9
+	VADDPS       Y9, Y3, Y3
+	VMULPS       128(DX), Y8, Y9
+	VADDPS       Y9, Y4, Y4
+	VMULPS       160(DX), Y8, Y9
+	VADDPS       Y9, Y5, Y5
+	VMULPS       192(DX), Y8, Y9
+	VADDPS       Y9, Y6, Y6
+	VMULPS       224(DX), Y8, Y8
+	VADDPS       Y8, Y7, Y7
+	ADDQ         $0x04, CX
+	ADDQ         SI, DX
+	DECQ         BX
+	JNZ          weightedSum64_loop
+
+weightedSum64_store:
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VMOVUPS Y7, 224(AX)
+	VZEROUPPER
+	RET
+
 // func axpyAVX2(y *float32, a float32, x *float32, n int)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-32

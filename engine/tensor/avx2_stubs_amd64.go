@@ -179,6 +179,46 @@ func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, c
 //go:noescape
 func maxAVX2(x *float32, n int) float32
 
+// weightedSum8 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 8, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum8(out *float32, att *float32, values *float32, n int, stride int)
+
+// weightedSum16 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 16, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum16(out *float32, att *float32, values *float32, n int, stride int)
+
+// weightedSum24 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 24, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum24(out *float32, att *float32, values *float32, n int, stride int)
+
+// weightedSum32 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 32, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum32(out *float32, att *float32, values *float32, n int, stride int)
+
+// weightedSum40 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 40, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum40(out *float32, att *float32, values *float32, n int, stride int)
+
+// weightedSum48 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 48, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum48(out *float32, att *float32, values *float32, n int, stride int)
+
+// weightedSum56 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 56, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum56(out *float32, att *float32, values *float32, n int, stride int)
+
+// weightedSum64 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 64, multiplying then adding in order of p (stride in elements).
+//
+//go:noescape
+func weightedSum64(out *float32, att *float32, values *float32, n int, stride int)
+
 // axpyAVX2 sets y[i] = fma(a, x[i], y[i]) for i < n.
 //
 //go:noescape

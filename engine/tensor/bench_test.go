@@ -80,3 +80,22 @@ func BenchmarkAxpy(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWeightedSum is the attention's weighted sum of values at the
+// head sizes of stories15M (48) and stories110M (64) over 128 positions.
+func BenchmarkWeightedSum(b *testing.B) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, hs := range []int{48, 64} {
+		const n = 128
+		att, values, out := randVec(rng, n, 1), randVec(rng, n*hs, 1), make([]float32, hs)
+		for _, k := range impls {
+			b.Run(fmt.Sprintf("hs=%d/n=%d/%s", hs, n, k.name), func(b *testing.B) {
+				withImpl(b, k, func() {
+					for b.Loop() {
+						WeightedSum(out, att, values)
+					}
+				})
+			})
+		}
+	}
+}

@@ -9,12 +9,13 @@ type impl struct {
 	dot    func(a, b []float32) float32
 	axpy   func(y []float32, a float32, x []float32)
 	exp8   func(dst, src []float32, shift, div float32) // len a multiple of 8; nil: scalar only
+	wsum   func(out, att, values []float32)
 	max8   func(x []float32) float32                    // len a positive multiple of 8, no NaN handling; nil: scalar only
 }
 
 // genericImpl is the portable implementation, the reference of the
 // reduction order.
-var genericImpl = impl{name: "generic", matmul: matmulRowsGeneric, dot: dotGeneric, axpy: axpyGeneric}
+var genericImpl = impl{name: "generic", matmul: matmulRowsGeneric, dot: dotGeneric, axpy: axpyGeneric, wsum: weightedSumGeneric}
 
 // impls lists the implementations this CPU can run, the portable one first
 // and the fastest last.

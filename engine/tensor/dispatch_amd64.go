@@ -70,7 +70,7 @@ func archImpls() []impl {
 	if !hasAVX2() {
 		return nil
 	}
-	avx2 := impl{name: "avx2", matmul: matmulRowsAVX2, dot: dotAVX2, axpy: axpyAVX2Slice, exp8: expAVX2, max8: maxAVX2Slice}
+	avx2 := impl{name: "avx2", matmul: matmulRowsAVX2, dot: dotAVX2, axpy: axpyAVX2Slice, exp8: expAVX2, max8: maxAVX2Slice, wsum: weightedSumAVX2}
 	if !hasAVX512() {
 		return []impl{avx2}
 	}
@@ -233,4 +233,25 @@ func axpyAVX2Slice(y []float32, a float32, x []float32) {
 
 func expAVX2(dst, src []float32, shift, div float32) {
 	expShiftedAVX2(&dst[0], &src[0], len(dst), shift, div)
+}
+
+// wsumKernels[k-1] sums 8k columns.
+var wsumKernels = [...]func(out, att, values *float32, n, stride int){
+	weightedSum8, weightedSum16, weightedSum24, weightedSum32,
+	weightedSum40, weightedSum48, weightedSum56, weightedSum64,
+}
+
+func weightedSumAVX2(out, att, values []float32) {
+	hs := len(out)
+	c := 0
+	if len(att) > 0 {
+		for hs-c >= 8 {
+			k := min(8, (hs-c)/8)
+			wsumKernels[k-1](&out[c], &att[0], &values[c], len(att), hs)
+			c += 8 * k
+		}
+	}
+	if c < hs {
+		weightedSumFrom(out, att, values, c)
+	}
 }

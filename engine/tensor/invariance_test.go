@@ -233,3 +233,32 @@ func TestMax(t *testing.T) {
 		})
 	}
 }
+
+// TestWeightedSum checks WeightedSum against a plain loop (a multiply then
+// an add per term, in order): the same bits on every implementation, for
+// head sizes that fill the kernels' widths and leave tails.
+func TestWeightedSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, k := range impls {
+		withImpl(t, k, func() {
+			for _, hs := range []int{1, 7, 8, 9, 48, 64, 72, 100, 128, 130} {
+				for _, n := range []int{0, 1, 2, 5, 33} {
+					att := randVec(rng, n, 1)
+					values := randVec(rng, n*hs+3, 1) // room past the rows: not read
+					out := randVec(rng, hs, 1)
+					WeightedSum(out, att, values[:n*hs])
+					for j := range out {
+						var want float32
+						for p := range n {
+							prod := att[p] * values[p*hs+j]
+							want += prod
+						}
+						if math.Float32bits(out[j]) != math.Float32bits(want) {
+							t.Fatalf("%s: hs=%d n=%d: out[%d] = %v, want %v", k.name, hs, n, j, out[j], want)
+						}
+					}
+				}
+			}
+		})
+	}
+}

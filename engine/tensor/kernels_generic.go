@@ -98,3 +98,36 @@ func axpyGeneric(y []float32, a float32, x []float32) {
 		y[i] += a * x[i]
 	}
 }
+
+// weightedSumGeneric is WeightedSum in Go: a multiply then an add per
+// term, eight columns at a time in registers.
+func weightedSumGeneric(out, att, values []float32) { weightedSumFrom(out, att, values, 0) }
+
+// weightedSumFrom is weightedSumGeneric over columns c.. of out only.
+func weightedSumFrom(out, att, values []float32, c int) {
+	hs := len(out)
+	for ; c+8 <= hs; c += 8 {
+		// Eight columns at a time, in registers.
+		var a0, a1, a2, a3, a4, a5, a6, a7 float32
+		for p, a := range att {
+			v := values[p*hs+c : p*hs+c+8 : p*hs+c+8]
+			a0 += a * v[0]
+			a1 += a * v[1]
+			a2 += a * v[2]
+			a3 += a * v[3]
+			a4 += a * v[4]
+			a5 += a * v[5]
+			a6 += a * v[6]
+			a7 += a * v[7]
+		}
+		out[c], out[c+1], out[c+2], out[c+3] = a0, a1, a2, a3
+		out[c+4], out[c+5], out[c+6], out[c+7] = a4, a5, a6, a7
+	}
+	for ; c < hs; c++ {
+		var a0 float32
+		for p, a := range att {
+			a0 += a * values[p*hs+c]
+		}
+		out[c] = a0
+	}
+}

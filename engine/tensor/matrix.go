@@ -129,3 +129,14 @@ func Max(x []float32) float32 {
 	}
 	return m
 }
+
+// WeightedSum sets out[j] = Σ_p att[p]·values[p·len(out)+j]: the attention's
+// sum of len(att) value rows of len(out) elements, weighted. Each out[j] is
+// summed over p in order, each term multiplied then added (not fused), so
+// every implementation gives the same bits.
+func WeightedSum(out, att, values []float32) {
+	if len(att) > 0 && len(out) > 0 {
+		_ = values[len(att)*len(out)-1]
+	}
+	active.wsum(out, att, values)
+}

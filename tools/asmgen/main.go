@@ -102,6 +102,9 @@ func main() {
 		genF32Z(s[0], s[1])
 	}
 	genMax()
+	for k := 1; k <= 8; k++ {
+		genWeightedSum(k)
+	}
 	genAxpy()
 	genExp()
 	genCPUID()
@@ -547,6 +550,48 @@ func genMax() {
 	VPERMILPS(U8(0xb1), t, u)
 	VMAXPS(u, t, t)
 	Store(t, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// genWeightedSum generates out[j] = Σ_p att[p]·values[p·stride + j] for the
+// 8k columns j < 8k, summed over p in order with a multiply then an add
+// (not fused): the float32 operations of the portable Go loop, eight
+// columns to a register, so the two give the same bits.
+func genWeightedSum(k int) {
+	name := fmt.Sprintf("weightedSum%d", 8*k)
+	TEXT(name, NOSPLIT, "func(out *float32, att *float32, values *float32, n int, stride int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < %d, multiplying then adding in order of p (stride in elements).", name, 8*k))
+	out := Load(Param("out"), GP64())
+	att := Load(Param("att"), GP64())
+	v := Load(Param("values"), GP64())
+	n := Load(Param("n"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride)
+	acc := make([]VecVirtual, k)
+	for j := range acc {
+		acc[j] = YMM()
+		VXORPS(acc[j], acc[j], acc[j])
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_store"))
+	Label(name + "_loop")
+	a := YMM()
+	VBROADCASTSS(Mem{Base: att}, a)
+	for j := range acc {
+		t := YMM()
+		VMULPS(Mem{Base: v, Disp: 32 * j}, a, t)
+		VADDPS(t, acc[j], acc[j])
+	}
+	ADDQ(U8(4), att)
+	ADDQ(stride, v)
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_store")
+	for j := range acc {
+		VMOVUPS(acc[j], Mem{Base: out, Disp: 32 * j})
+	}
 	VZEROUPPER()
 	RET()
 }
