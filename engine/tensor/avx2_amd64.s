@@ -4484,6 +4484,23 @@ max_sum:
 	VZEROUPPER
 	RET
 
+// func prefetchL2(p *byte, n int)
+// Requires: MMX+
+TEXT ·prefetchL2(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), AX
+	MOVQ  n+8(FP), CX
+	TESTQ CX, CX
+	JLE   prefetch_done
+
+prefetch_loop:
+	PREFETCHT1 (AX)
+	ADDQ       $0x40, AX
+	DECQ       CX
+	JNZ        prefetch_loop
+
+prefetch_done:
+	RET
+
 // func weightedSum8(out *float32, att *float32, values *float32, n int, stride int)
 // Requires: AVX
 TEXT ·weightedSum8(SB), NOSPLIT, $0-40

@@ -179,6 +179,11 @@ func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, c
 //go:noescape
 func maxAVX2(x *float32, n int) float32
 
+// prefetchL2 asks for the n cache lines from p into the L2 cache (a hint: it never faults).
+//
+//go:noescape
+func prefetchL2(p *byte, n int)
+
 // weightedSum8 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 8, multiplying then adding in order of p (stride in elements).
 //
 //go:noescape

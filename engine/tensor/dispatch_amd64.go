@@ -95,6 +95,16 @@ var zPlan = []zShape{
 	{1, f32zBlock4x2, f32zBlock1x2},
 }
 
+// zShapeFor returns the widest shape of at most left pairs.
+func zShapeFor(left int) zShape {
+	for _, z := range zPlan {
+		if z.p <= left {
+			return z
+		}
+	}
+	return zPlan[len(zPlan)-1]
+}
+
 var zPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // packPairs lays out vectors 0..2·np-1 of x (cols values each, a multiple
@@ -133,20 +143,34 @@ func matmulRowsAVX512(m *Matrix, out, x []float32, n, r0, r1 int) {
 	defer func() { *bp = px; zPool.Put(bp) }()
 	ws, xs, outs := m.rowBytes, np*64, 4*m.Rows
 	tile := max(4, tileBytes/ws/4*4)
+	groups := 0
+	for p := 0; p < np; groups++ {
+		p += zShapeFor(np - p).p
+	}
+	// While the vectors go through one tile, the next tile's rows are
+	// fetched into the L2 cache a slice per kernel call, so that its first
+	// pass does not wait on memory (measured: 65–70 GFLOP/s from memory
+	// against 100–110 from the cache on a 768×288 matrix and 64 vectors;
+	// with it, batch-16 decode of the stories15M shape +25% over 4
+	// alternating runs, batch 64 unchanged within the noise). Each group of
+	// vectors prefetches its share of the 4 rows one tile ahead.
+	share := (4*ws + 63) / 64
+	share = (share + groups - 1) / groups
 	for t0 := r0; t0 < r1; t0 += tile {
 		t1 := min(r1, t0+tile)
-		for p := 0; p < np; {
-			s := zPlan[len(zPlan)-1]
-			for _, z := range zPlan {
-				if z.p <= np-p {
-					s = z
-					break
-				}
-			}
+		g := 0
+		for p := 0; p < np; g++ {
+			s := zShapeFor(np - p)
 			xb, ob := &px[p*16], out[2*p*m.Rows:]
 			r := t0
 			for ; t1-r >= 4; r += 4 {
 				s.k(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols)
+				if pr := r + (t1 - t0); pr < r1 { // the same rows of the next tile
+					o := pr*ws + g*share*64
+					if l := min(share, (len(m.Data)-o)/64); l > 0 {
+						prefetchL2(&m.Data[o], l)
+					}
+				}
 			}
 			for ; r < t1; r++ {
 				s.k1(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols)

@@ -102,6 +102,7 @@ func main() {
 		genF32Z(s[0], s[1])
 	}
 	genMax()
+	genPrefetch()
 	for k := 1; k <= 8; k++ {
 		genWeightedSum(k)
 	}
@@ -593,6 +594,24 @@ func genWeightedSum(k int) {
 		VMOVUPS(acc[j], Mem{Base: out, Disp: 32 * j})
 	}
 	VZEROUPPER()
+	RET()
+}
+
+// genPrefetch generates a loop of PREFETCHT1 over n cache lines.
+func genPrefetch() {
+	TEXT("prefetchL2", NOSPLIT, "func(p *byte, n int)")
+	Pragma("noescape")
+	Doc("prefetchL2 asks for the n cache lines from p into the L2 cache (a hint: it never faults).")
+	p := Load(Param("p"), GP64())
+	n := Load(Param("n"), GP64())
+	TESTQ(n, n)
+	JLE(LabelRef("prefetch_done"))
+	Label("prefetch_loop")
+	PREFETCHT1(Mem{Base: p})
+	ADDQ(U8(64), p)
+	DECQ(n)
+	JNZ(LabelRef("prefetch_loop"))
+	Label("prefetch_done")
 	RET()
 }
 
