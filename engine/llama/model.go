@@ -33,11 +33,6 @@ type Model struct {
 	WeightBytes int64
 	// LoadTime is how long loading took.
 	LoadTime time.Duration
-	// Streamed reports that the weights are larger than the CPU's
-	// last-level cache (or that its size is unknown), so that decoding one
-	// sequence reads them from main memory: its matrix products then stream
-	// each matrix one row at a time (see tensor.Matrix.Stream).
-	Streamed bool
 
 	embed   *tensor.Matrix
 	layers  []layer
@@ -101,11 +96,6 @@ func Load(path string, opts Options) (*Model, error) {
 		return nil, err
 	}
 	m.unmap = unmap
-	llc := lastLevelCache()
-	m.Streamed = llc <= 0 || m.WeightBytes > llc
-	for _, w := range m.matrices() {
-		w.Stream = m.Streamed
-	}
 	if opts.Context > 0 && opts.Context < m.Config.Context {
 		m.Config.Context = opts.Context
 	}
@@ -115,15 +105,6 @@ func Load(path string, opts Options) (*Model, error) {
 	}
 	m.LoadTime = time.Since(start)
 	return m, nil
-}
-
-// matrices returns the model's weight matrices.
-func (m *Model) matrices() []*tensor.Matrix {
-	ms := []*tensor.Matrix{m.embed, m.cls}
-	for _, l := range m.layers {
-		ms = append(ms, l.wq, l.wk, l.wv, l.wo, l.w1, l.w2, l.w3)
-	}
-	return ms
 }
 
 // Close releases the model's memory mapping. The model must not be used after.

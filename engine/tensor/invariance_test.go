@@ -262,29 +262,3 @@ func TestWeightedSum(t *testing.T) {
 		})
 	}
 }
-
-// TestStreamSameBits checks that a single vector gets the same bits from a
-// matrix multiplied one row at a time (Stream, large enough to stream) as
-// several rows at a time, on every implementation and type.
-func TestStreamSameBits(t *testing.T) {
-	rng := rand.New(rand.NewPCG(19, 20))
-	for _, k := range impls {
-		for _, typ := range types {
-			m := newRandMatrix(t, rng, typ, 301, 288) // ≥ 64 KiB in every type but Q4_0
-			x := randVec(rng, m.Cols, 1)
-			got := make([]float32, m.Rows)
-			want := make([]float32, m.Rows)
-			withImpl(t, k, func() {
-				m.Stream = true
-				m.MatMul(got, x, 1)
-				m.Stream = false
-				m.MatMul(want, x, 1)
-			})
-			for i := range got {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%s/%v: row %d: %v streamed, %v not", k.name, typ, i, got[i], want[i])
-				}
-			}
-		}
-	}
-}

@@ -12,17 +12,6 @@ type Matrix struct {
 	Type       Type
 	Rows, Cols int
 	Data       []byte
-	// Stream marks a matrix that is read from main memory, not from the
-	// cache, each time it is used: because the weights of the model it
-	// belongs to are larger than the last-level cache. A single vector is
-	// then multiplied one row at a time with software prefetch, one
-	// sequential stream that the hardware prefetchers keep ahead of;
-	// otherwise several rows at a time, which hides the latency of each
-	// row's chain of multiply-adds when the rows come from the cache
-	// (measured on a 260 MB L3: 87 against 38 GB/s on a 884 KB matrix; on
-	// an EPYC reading a 74 MB matrix from memory, 8.6 against 6.1 GB/s the
-	// other way). Either way the results have the same bits.
-	Stream bool
 
 	rowBytes int
 }
