@@ -1461,6 +1461,128 @@ f16Block1x1_sum:
 	VZEROUPPER
 	RET
 
+// func f32Stream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
+// Requires: AVX, FMA3, MMX+
+TEXT ·f32Stream(SB), NOSPLIT, $0-64
+	MOVQ  ws+8(FP), AX
+	MOVQ  w+0(FP), CX
+	MOVQ  xs+24(FP), DX
+	MOVQ  x+16(FP), DX
+	MOVQ  count+48(FP), BX
+	MOVQ  rows+56(FP), SI
+	MOVQ  out+32(FP), DI
+	TESTQ SI, SI
+	JLE   f32Stream_done
+
+f32Stream_row:
+	VXORPS Y0, Y0, Y0
+	XORQ   R8, R8
+	MOVQ   BX, R9
+	ANDQ   $-8, R9
+	JZ     f32Stream_tail
+
+f32Stream_loop:
+	PREFETCHT0  2048(CX)(R8*4)
+	VMOVUPS     (DX)(R8*4), Y1
+	VFMADD231PS (CX)(R8*4), Y1, Y0
+	ADDQ        $0x08, R8
+	CMPQ        R8, R9
+	JL          f32Stream_loop
+
+f32Stream_tail:
+	MOVQ        BX, R9
+	ANDQ        $0x07, R9
+	JZ          f32Stream_sum
+	MOVQ        $0x00000008, R10
+	SUBQ        R9, R10
+	LEAQ        tailmask<>+0(SB), R9
+	VMOVDQU     (R9)(R10*4), Y1
+	VMASKMOVPS  (CX)(R8*4), Y1, Y2
+	VMASKMOVPS  (DX)(R8*4), Y1, Y1
+	VFMADD231PS Y1, Y2, Y0
+
+f32Stream_sum:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VMOVSS       X1, (DI)
+	ADDQ         AX, CX
+	ADDQ         $0x04, DI
+	DECQ         SI
+	JNZ          f32Stream_row
+
+f32Stream_done:
+	VZEROUPPER
+	RET
+
+// func f16Stream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
+// Requires: AVX, F16C, FMA3, MMX+
+TEXT ·f16Stream(SB), NOSPLIT, $16-64
+	MOVQ  ws+8(FP), AX
+	MOVQ  w+0(FP), CX
+	MOVQ  xs+24(FP), DX
+	MOVQ  x+16(FP), DX
+	MOVQ  count+48(FP), BX
+	MOVQ  rows+56(FP), SI
+	MOVQ  out+32(FP), DI
+	TESTQ SI, SI
+	JLE   f16Stream_done
+
+f16Stream_row:
+	VXORPS Y0, Y0, Y0
+	XORQ   R8, R8
+	MOVQ   BX, R9
+	ANDQ   $-8, R9
+	JZ     f16Stream_tail
+
+f16Stream_loop:
+	PREFETCHT0  2048(CX)(R8*2)
+	VMOVUPS     (DX)(R8*4), Y1
+	VCVTPH2PS   (CX)(R8*2), Y2
+	VFMADD231PS Y2, Y1, Y0
+	ADDQ        $0x08, R8
+	CMPQ        R8, R9
+	JL          f16Stream_loop
+
+f16Stream_tail:
+	MOVQ    BX, R9
+	ANDQ    $0x07, R9
+	JZ      f16Stream_sum
+	MOVQ    $0x00000008, R10
+	SUBQ    R9, R10
+	LEAQ    tailmask<>+0(SB), R11
+	VMOVDQU (R11)(R10*4), Y1
+	VPXOR   X2, X2, X2
+	VMOVDQU X2, (SP)
+	LEAQ    (CX)(R8*2), R10
+	XORQ    R11, R11
+
+f16Stream_copy0:
+	MOVWLZX     (R10)(R11*2), R12
+	MOVW        R12, (SP)(R11*2)
+	INCQ        R11
+	CMPQ        R11, R9
+	JL          f16Stream_copy0
+	VCVTPH2PS   (SP), Y2
+	VMASKMOVPS  (DX)(R8*4), Y1, Y1
+	VFMADD231PS Y1, Y2, Y0
+
+f16Stream_sum:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VMOVSS       X1, (DI)
+	ADDQ         AX, CX
+	ADDQ         $0x04, DI
+	DECQ         SI
+	JNZ          f16Stream_row
+
+f16Stream_done:
+	VZEROUPPER
+	RET
+
 // func q4Block2x5(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
 // Requires: AVX, AVX2, F16C, FMA3
 TEXT ·q4Block2x5(SB), NOSPLIT, $0-56
@@ -2456,11 +2578,11 @@ TEXT ·q8iBlock2x2(SB), NOSPLIT, $0-56
 	MOVQ    BX, SI
 	ADDQ    AX, SI
 	MOVQ    count+48(FP), AX
-	VXORPS  Y0, Y0, Y0
+	VMOVDQU ones16<>+0(SB), Y0
 	VXORPS  Y1, Y1, Y1
 	VXORPS  Y2, Y2, Y2
 	VXORPS  Y3, Y3, Y3
-	VMOVDQU ones16<>+0(SB), Y4
+	VXORPS  Y4, Y4, Y4
 	XORQ    DI, DI
 	XORQ    R8, R8
 	TESTQ   AX, AX
@@ -2477,32 +2599,32 @@ q8iBlock2x2_loop:
 	VCVTPH2PS    X11, Y11
 	VPSIGNB      Y9, Y5, Y12
 	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y4, Y12, Y12
+	VPMADDWD     Y0, Y12, Y12
 	VCVTDQ2PS    Y12, Y12
 	VMULPS       Y6, Y11, Y13
-	VFMADD231PS  Y12, Y13, Y0
+	VFMADD231PS  Y12, Y13, Y1
 	VPSIGNB      Y9, Y7, Y9
 	VPMADDUBSW   Y9, Y10, Y9
-	VPMADDWD     Y4, Y9, Y9
+	VPMADDWD     Y0, Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y11, Y10
-	VFMADD231PS  Y9, Y10, Y1
+	VFMADD231PS  Y9, Y10, Y2
 	VMOVDQU      2(DX)(DI*1), Y9
 	VPSIGNB      Y9, Y9, Y10
 	VPBROADCASTW (DX)(DI*1), X11
 	VCVTPH2PS    X11, Y11
 	VPSIGNB      Y9, Y5, Y5
 	VPMADDUBSW   Y5, Y10, Y5
-	VPMADDWD     Y4, Y5, Y5
+	VPMADDWD     Y0, Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y6, Y11, Y6
-	VFMADD231PS  Y5, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
 	VPSIGNB      Y9, Y7, Y5
 	VPMADDUBSW   Y5, Y10, Y5
-	VPMADDWD     Y4, Y5, Y5
+	VPMADDWD     Y0, Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y8, Y11, Y6
-	VFMADD231PS  Y5, Y6, Y3
+	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         $0x22, DI
 	ADDQ         $0x24, R8
 	DECQ         AX
@@ -2511,17 +2633,6 @@ q8iBlock2x2_loop:
 q8iBlock2x2_sum:
 	MOVQ         out+32(FP), AX
 	MOVQ         outs+40(FP), CX
-	VEXTRACTF128 $0x01, Y0, X4
-	VADDPS       X0, X4, X4
-	VHADDPS      X4, X4, X4
-	VHADDPS      X4, X4, X4
-	VMOVSS       X4, (AX)
-	VEXTRACTF128 $0x01, Y2, X0
-	VADDPS       X2, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(AX)
-	ADDQ         CX, AX
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
@@ -2529,6 +2640,17 @@ q8iBlock2x2_sum:
 	VMOVSS       X0, (AX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X4, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VMOVSS       X0, 4(AX)
@@ -2545,9 +2667,9 @@ TEXT ·q8iBlock1x2(SB), NOSPLIT, $0-56
 	MOVQ    DX, BX
 	ADDQ    CX, BX
 	MOVQ    count+48(FP), CX
-	VXORPS  Y0, Y0, Y0
+	VMOVDQU ones16<>+0(SB), Y0
 	VXORPS  Y1, Y1, Y1
-	VMOVDQU ones16<>+0(SB), Y2
+	VXORPS  Y2, Y2, Y2
 	XORQ    SI, SI
 	XORQ    DI, DI
 	TESTQ   CX, CX
@@ -2564,16 +2686,16 @@ q8iBlock1x2_loop:
 	VCVTPH2PS    X9, Y9
 	VPSIGNB      Y7, Y3, Y3
 	VPMADDUBSW   Y3, Y8, Y3
-	VPMADDWD     Y2, Y3, Y3
+	VPMADDWD     Y0, Y3, Y3
 	VCVTDQ2PS    Y3, Y3
 	VMULPS       Y4, Y9, Y4
-	VFMADD231PS  Y3, Y4, Y0
+	VFMADD231PS  Y3, Y4, Y1
 	VPSIGNB      Y7, Y5, Y3
 	VPMADDUBSW   Y3, Y8, Y3
-	VPMADDWD     Y2, Y3, Y3
+	VPMADDWD     Y0, Y3, Y3
 	VCVTDQ2PS    Y3, Y3
 	VMULPS       Y6, Y9, Y4
-	VFMADD231PS  Y3, Y4, Y1
+	VFMADD231PS  Y3, Y4, Y2
 	ADDQ         $0x22, SI
 	ADDQ         $0x24, DI
 	DECQ         CX
@@ -2582,14 +2704,14 @@ q8iBlock1x2_loop:
 q8iBlock1x2_sum:
 	MOVQ         out+32(FP), AX
 	MOVQ         outs+40(FP), CX
-	VEXTRACTF128 $0x01, Y0, X2
-	VADDPS       X0, X2, X2
-	VHADDPS      X2, X2, X2
-	VHADDPS      X2, X2, X2
-	VMOVSS       X2, (AX)
-	ADDQ         CX, AX
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (AX)
+	ADDQ         CX, AX
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VMOVSS       X0, (AX)
@@ -2610,11 +2732,11 @@ TEXT ·q8iBlock4x1(SB), NOSPLIT, $0-56
 	MOVQ    xs+24(FP), AX
 	MOVQ    x+16(FP), AX
 	MOVQ    count+48(FP), DI
-	VXORPS  Y0, Y0, Y0
+	VMOVDQU ones16<>+0(SB), Y0
 	VXORPS  Y1, Y1, Y1
 	VXORPS  Y2, Y2, Y2
 	VXORPS  Y3, Y3, Y3
-	VMOVDQU ones16<>+0(SB), Y4
+	VXORPS  Y4, Y4, Y4
 	XORQ    R8, R8
 	XORQ    R9, R9
 	TESTQ   DI, DI
@@ -2629,40 +2751,40 @@ q8iBlock4x1_loop:
 	VCVTPH2PS    X9, Y9
 	VPSIGNB      Y7, Y5, Y7
 	VPMADDUBSW   Y7, Y8, Y7
-	VPMADDWD     Y4, Y7, Y7
+	VPMADDWD     Y0, Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y6, Y9, Y8
-	VFMADD231PS  Y7, Y8, Y0
+	VFMADD231PS  Y7, Y8, Y1
 	VMOVDQU      2(DX)(R8*1), Y7
 	VPSIGNB      Y7, Y7, Y8
 	VPBROADCASTW (DX)(R8*1), X9
 	VCVTPH2PS    X9, Y9
 	VPSIGNB      Y7, Y5, Y7
 	VPMADDUBSW   Y7, Y8, Y7
-	VPMADDWD     Y4, Y7, Y7
+	VPMADDWD     Y0, Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y6, Y9, Y8
-	VFMADD231PS  Y7, Y8, Y1
+	VFMADD231PS  Y7, Y8, Y2
 	VMOVDQU      2(BX)(R8*1), Y7
 	VPSIGNB      Y7, Y7, Y8
 	VPBROADCASTW (BX)(R8*1), X9
 	VCVTPH2PS    X9, Y9
 	VPSIGNB      Y7, Y5, Y7
 	VPMADDUBSW   Y7, Y8, Y7
-	VPMADDWD     Y4, Y7, Y7
+	VPMADDWD     Y0, Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y6, Y9, Y8
-	VFMADD231PS  Y7, Y8, Y2
+	VFMADD231PS  Y7, Y8, Y3
 	VMOVDQU      2(SI)(R8*1), Y7
 	VPSIGNB      Y7, Y7, Y8
 	VPBROADCASTW (SI)(R8*1), X9
 	VCVTPH2PS    X9, Y9
 	VPSIGNB      Y7, Y5, Y5
 	VPMADDUBSW   Y5, Y8, Y5
-	VPMADDWD     Y4, Y5, Y5
+	VPMADDWD     Y0, Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y6, Y9, Y6
-	VFMADD231PS  Y5, Y6, Y3
+	VFMADD231PS  Y5, Y6, Y4
 	ADDQ         $0x22, R8
 	ADDQ         $0x24, R9
 	DECQ         DI
@@ -2671,23 +2793,23 @@ q8iBlock4x1_loop:
 q8iBlock4x1_sum:
 	MOVQ         out+32(FP), AX
 	MOVQ         outs+40(FP), CX
-	VEXTRACTF128 $0x01, Y0, X4
-	VADDPS       X0, X4, X4
-	VHADDPS      X4, X4, X4
-	VHADDPS      X4, X4, X4
-	VMOVSS       X4, (AX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(AX)
+	VMOVSS       X0, (AX)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 8(AX)
+	VMOVSS       X0, 4(AX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 8(AX)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X4, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
 	VMOVSS       X0, 12(AX)
@@ -2702,8 +2824,8 @@ TEXT ·q8iBlock1x1(SB), NOSPLIT, $0-56
 	MOVQ    xs+24(FP), CX
 	MOVQ    x+16(FP), CX
 	MOVQ    count+48(FP), DX
-	VXORPS  Y0, Y0, Y0
-	VMOVDQU ones16<>+0(SB), Y1
+	VMOVDQU ones16<>+0(SB), Y0
+	VXORPS  Y1, Y1, Y1
 	XORQ    BX, BX
 	XORQ    SI, SI
 	TESTQ   DX, DX
@@ -2719,10 +2841,10 @@ q8iBlock1x1_loop:
 	VCVTPH2PS    X6, Y6
 	VPSIGNB      Y4, Y2, Y2
 	VPMADDUBSW   Y2, Y5, Y2
-	VPMADDWD     Y1, Y2, Y2
+	VPMADDWD     Y0, Y2, Y2
 	VCVTDQ2PS    Y2, Y2
 	VMULPS       Y3, Y6, Y3
-	VFMADD231PS  Y2, Y3, Y0
+	VFMADD231PS  Y2, Y3, Y1
 	ADDQ         $0x22, BX
 	ADDQ         $0x24, SI
 	DECQ         DX
@@ -2731,11 +2853,67 @@ q8iBlock1x1_loop:
 q8iBlock1x1_sum:
 	MOVQ         out+32(FP), AX
 	MOVQ         outs+40(FP), CX
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X0, X1, X1
-	VHADDPS      X1, X1, X1
-	VHADDPS      X1, X1, X1
-	VMOVSS       X1, (AX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func q8iStream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
+TEXT ·q8iStream(SB), NOSPLIT, $0-64
+	MOVQ    ws+8(FP), AX
+	MOVQ    w+0(FP), CX
+	MOVQ    xs+24(FP), DX
+	MOVQ    x+16(FP), DX
+	MOVQ    count+48(FP), BX
+	VMOVDQU ones16<>+0(SB), Y0
+	MOVQ    rows+56(FP), SI
+	MOVQ    out+32(FP), DI
+	TESTQ   SI, SI
+	JLE     q8iStream_done
+
+q8iStream_row:
+	MOVQ   BX, R8
+	VXORPS Y1, Y1, Y1
+	XORQ   R9, R9
+	XORQ   R10, R10
+	TESTQ  R8, R8
+	JZ     q8iStream_sum
+
+q8iStream_loop:
+	PREFETCHT0   2048(CX)(R9*1)
+	VMOVDQU      4(DX)(R10*1), Y2
+	VBROADCASTSS (DX)(R10*1), Y3
+	VMOVDQU      2(CX)(R9*1), Y4
+	VPSIGNB      Y4, Y4, Y5
+	VPBROADCASTW (CX)(R9*1), X6
+	VCVTPH2PS    X6, Y6
+	VPSIGNB      Y4, Y2, Y2
+	VPMADDUBSW   Y2, Y5, Y2
+	VPMADDWD     Y0, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y3, Y6, Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $0x22, R9
+	ADDQ         $0x24, R10
+	DECQ         R8
+	JNZ          q8iStream_loop
+
+q8iStream_sum:
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X1, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VMOVSS       X2, (DI)
+	ADDQ         AX, CX
+	ADDQ         $0x04, DI
+	DECQ         SI
+	JNZ          q8iStream_row
+
+q8iStream_done:
 	VZEROUPPER
 	RET
 

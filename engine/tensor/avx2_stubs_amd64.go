@@ -64,6 +64,16 @@ func f16Block8x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, co
 //go:noescape
 func f16Block1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
 
+// f32Stream writes to out + 4r the dot product of f32 row r < rows (at w + r·ws) with the vector at x, count elements long, as f32Block1x1 does.
+//
+//go:noescape
+func f32Stream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
+
+// f16Stream writes to out + 4r the dot product of f16 row r < rows (at w + r·ws) with the vector at x, count elements long, as f16Block1x1 does.
+//
+//go:noescape
+func f16Stream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
+
 // q4Block2x5 writes to out + 4r + v·outs the dot product of q4 row r < 2 (at w + r·ws) with vector v < 5 (at x + v·xs), both count blocks of 32 long.
 //
 //go:noescape
@@ -123,6 +133,11 @@ func q8iBlock4x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, co
 //
 //go:noescape
 func q8iBlock1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+
+// q8iStream writes to out + 4r the dot product of Q8_0 row r < rows (at w + r·ws) with the quantised vector at x, count blocks long, as q8iBlock1x1 does.
+//
+//go:noescape
+func q8iStream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
 
 // f32zBlock4x12 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
 //

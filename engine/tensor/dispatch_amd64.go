@@ -50,6 +50,15 @@ var avx2Plans = [...][]blockShape{
 	},
 }
 
+// streamKernels, per type, go through consecutive rows with one vector
+// (see streamBytes).
+var streamKernels = [...]func(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int){
+	F32:  f32Stream,
+	F16:  f16Stream,
+	Q8_0: q8iStream,
+	Q4_0: nil,
+}
+
 // tileBytes is the size of the row tiles of a batched product: all the
 // vectors go through one tile of weight rows, from the L2 cache, before the
 // next.
@@ -199,10 +208,6 @@ const streamBytes = 64 << 10
 
 func matmulRowsAVX2(m *Matrix, out, x []float32, n, r0, r1 int) {
 	plan := avx2Plans[m.Type]
-	if n == 1 && m.Rows*m.rowBytes >= streamBytes && m.Type != Q4_0 {
-		p := plan[len(plan)-1]
-		plan = []blockShape{{1, 1, p.k1, p.k1}}
-	}
 	count := m.Cols / m.Type.BlockSize()
 	ws, xs, outs := m.rowBytes, 4*m.Cols, 4*m.Rows
 	xv := func(b int) *float32 { return &x[b*m.Cols] }
@@ -212,6 +217,12 @@ func matmulRowsAVX2(m *Matrix, out, x []float32, n, r0, r1 int) {
 		defer func() { *bp = qx; qxPool.Put(bp) }()
 		xs = count * qxBlock
 		xv = func(b int) *float32 { return (*float32)(unsafe.Pointer(&qx[b*xs])) }
+	}
+	if n == 1 && m.Rows*m.rowBytes >= streamBytes && m.Type != Q4_0 {
+		// One row after another in one call: the one-row kernel's
+		// operations, without a call per row.
+		streamKernels[m.Type](&m.Data[r0*ws], ws, xv(0), xs, &out[r0], 4, count, r1-r0)
+		return
 	}
 	tile := r1 - r0
 	if n > 1 {

@@ -15,7 +15,9 @@ import (
 func TestBatchInvariance(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	ns := []int{1, 2, 3, 4, 5, 7, 8, 9, 11, 16, 17, 64}
-	shapes := []struct{ rows, cols int }{{37, 96}, {70, 288}, {9, 44}, {23, 7}}
+	// 301×288 is large enough (≥ 64 KiB in F32, F16 and Q8_0) for a single
+	// vector to stream through it row by row (streamBytes).
+	shapes := []struct{ rows, cols int }{{37, 96}, {70, 288}, {9, 44}, {23, 7}, {301, 288}}
 	for _, k := range impls {
 		for _, typ := range types {
 			for _, sh := range shapes {

@@ -86,18 +86,21 @@ func main() {
 	}
 
 	for _, s := range floatShapes {
-		genFloat(false, s[0], s[1])
+		genFloat(false, s[0], s[1], false)
 	}
 	for _, s := range floatShapes {
-		genFloat(true, s[0], s[1])
+		genFloat(true, s[0], s[1], false)
 	}
+	genFloat(false, 1, 1, true)
+	genFloat(true, 1, 1, true)
 	// Q8_0 runs over quantised activations (genQ8i); Q4_0 dequantises.
 	for _, s := range quantShapes {
 		genQuant(true, s[0], s[1])
 	}
 	for _, sh := range q8iShapes {
-		genQ8i(sh[0], sh[1])
+		genQ8i(sh[0], sh[1], false)
 	}
+	genQ8i(1, 1, true)
 	for _, s := range zShapes {
 		genF32Z(s[0], s[1])
 	}
@@ -149,15 +152,53 @@ func storeSums(acc [][]VecVirtual) {
 			ADDQ(outs, o)
 		}
 		for r := range acc {
-			a := acc[r][v]
-			t := XMM()
-			VEXTRACTF128(U8(1), a, t)
-			VADDPS(a.AsX(), t, t) // a0+a4, a1+a5, a2+a6, a3+a7
-			VHADDPS(t, t, t)      // (a0+a4)+(a1+a5), (a2+a6)+(a3+a7), ...
-			VHADDPS(t, t, t)      // their sum
-			VMOVSS(t, Mem{Base: o, Disp: 4 * r})
+			VMOVSS(hsum(acc[r][v]), Mem{Base: o, Disp: 4 * r})
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// hsum returns, in lane 0 of an XMM register, the sum of a's lanes
+// ((a0+a4)+(a1+a5))+((a2+a6)+(a3+a7)).
+func hsum(a VecVirtual) VecVirtual {
+	t := XMM()
+	VEXTRACTF128(U8(1), a, t)
+	VADDPS(a.AsX(), t, t) // a0+a4, a1+a5, a2+a6, a3+a7
+	VHADDPS(t, t, t)      // (a0+a4)+(a1+a5), (a2+a6)+(a3+a7), ...
+	VHADDPS(t, t, t)      // their sum
+	return t
+}
+
+// streamSig is the signature of the streaming kernels: a block kernel's,
+// plus the number of consecutive rows to go through.
+const streamSig = "func(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)"
+
+// rowLoop is the row loop of a streaming kernel (see genFloat, genQ8i).
+type rowLoop struct {
+	name    string
+	rows, o Register
+}
+
+// beginRows starts the loop over rows: the kernel's body for one row (a
+// one-row, one-vector kernel) follows, then endRows.
+func beginRows(name string) rowLoop {
+	l := rowLoop{name: name, rows: Load(Param("rows"), GP64()), o: Load(Param("out"), GP64())}
+	TESTQ(l.rows, l.rows)
+	JLE(LabelRef(name + "_done"))
+	Label(name + "_row")
+	return l
+}
+
+// endRows stores the row's sum to out, moves w (at wp) to the next row and
+// out to the next element, and loops.
+func (l rowLoop) endRows(acc VecVirtual, wp, ws Register) {
+	VMOVSS(hsum(acc), Mem{Base: l.o})
+	ADDQ(ws, wp)
+	ADDQ(U8(4), l.o)
+	DECQ(l.rows)
+	JNZ(LabelRef(l.name + "_row"))
+	Label(l.name + "_done")
 	VZEROUPPER()
 	RET()
 }
@@ -169,20 +210,35 @@ func storeSums(acc [][]VecVirtual) {
 // model; 1–4 KiB all do about as well).
 const prefetchAhead = 2048
 
-func genFloat(half bool, R, V int) {
+//
+// With stream set (R = V = 1), it generates instead the streaming kernel
+// (f32Stream, f16Stream): the one-row kernel's operations on each of rows
+// consecutive rows, their sums written to consecutive floats of out.
+func genFloat(half bool, R, V int, stream bool) {
 	typ, scale := "f32", uint8(4)
 	if half {
 		typ, scale = "f16", 2
 	}
 	name := fmt.Sprintf("%sBlock%dx%d", typ, R, V)
-	TEXT(name, NOSPLIT, blockSig)
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of %s row r < %d (at w + r·ws) with vector v < %d (at x + v·xs), both count elements long.", name, typ, R, V))
+	if stream {
+		name = typ + "Stream"
+		TEXT(name, NOSPLIT, streamSig)
+		Pragma("noescape")
+		Doc(fmt.Sprintf("%s writes to out + 4r the dot product of %s row r < rows (at w + r·ws) with the vector at x, count elements long, as %sBlock1x1 does.", name, typ, typ))
+	} else {
+		TEXT(name, NOSPLIT, blockSig)
+		Pragma("noescape")
+		Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of %s row r < %d (at w + r·ws) with vector v < %d (at x + v·xs), both count elements long.", name, typ, R, V))
+	}
 	ws := Load(Param("ws"), GP64())
 	wp := pointers(Load(Param("w"), GP64()), ws, R)
 	xs := Load(Param("xs"), GP64())
 	xp := pointers(Load(Param("x"), GP64()), xs, V)
 	cols := Load(Param("count"), GP64())
+	var rl rowLoop
+	if stream {
+		rl = beginRows(name)
+	}
 	acc := zeroAccs(R, V)
 
 	wmem := func(r int, i Register) Mem { return Mem{Base: wp[r], Index: i, Scale: scale} }
@@ -285,6 +341,10 @@ func genFloat(half bool, R, V int) {
 	}
 
 	Label(name + "_sum")
+	if stream {
+		rl.endRows(acc[0][0], wp[0], ws)
+		return
+	}
 	storeSums(acc)
 }
 
@@ -363,19 +423,35 @@ func genQuant(q4 bool, R, V int) {
 // x + v·xs): per block and pair, the 32 products are summed exactly in
 // 8 int32 lanes (lane l: elements 4l..4l+3, by VPMADDUBSW of |w| with
 // x·sign(w), then VPMADDWD with ones), and acc = fma(lanes, d_w·d_x, acc).
-func genQ8i(R, V int) {
+//
+// With stream set (R = V = 1), it generates instead q8iStream, the one-row
+// kernel's operations on each of rows consecutive rows.
+func genQ8i(R, V int, stream bool) {
 	name := fmt.Sprintf("q8iBlock%dx%d", R, V)
-	TEXT(name, NOSPLIT, blockSig)
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of Q8_0 row r < %d (at w + r·ws) with quantised vector v < %d (at x + v·xs), both count blocks long.", name, R, V))
+	if stream {
+		name = "q8iStream"
+		TEXT(name, NOSPLIT, streamSig)
+		Pragma("noescape")
+		Doc("q8iStream writes to out + 4r the dot product of Q8_0 row r < rows (at w + r·ws) with the quantised vector at x, count blocks long, as q8iBlock1x1 does.")
+	} else {
+		TEXT(name, NOSPLIT, blockSig)
+		Pragma("noescape")
+		Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of Q8_0 row r < %d (at w + r·ws) with quantised vector v < %d (at x + v·xs), both count blocks long.", name, R, V))
+	}
 	ws := Load(Param("ws"), GP64())
 	wp := pointers(Load(Param("w"), GP64()), ws, R)
 	xs := Load(Param("xs"), GP64())
 	xp := pointers(Load(Param("x"), GP64()), xs, V)
-	nb := Load(Param("count"), GP64())
-	acc := zeroAccs(R, V)
+	count := Load(Param("count"), GP64())
 	ones := YMM()
 	VMOVDQU(ones16, ones)
+	var rl rowLoop
+	if stream {
+		rl = beginRows(name)
+	}
+	nb := GP64()
+	MOVQ(count, nb)
+	acc := zeroAccs(R, V)
 
 	wo, xo := GP64(), GP64()
 	XORQ(wo, wo)
@@ -417,6 +493,10 @@ func genQ8i(R, V int) {
 	JNZ(LabelRef(name + "_loop"))
 
 	Label(name + "_sum")
+	if stream {
+		rl.endRows(acc[0][0], wp[0], ws)
+		return
+	}
 	storeSums(acc)
 }
 
