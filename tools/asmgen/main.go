@@ -210,7 +210,6 @@ func (l rowLoop) endRows(acc VecVirtual, wp, ws Register) {
 // model; 1–4 KiB all do about as well).
 const prefetchAhead = 2048
 
-//
 // With stream set (R = V = 1), it generates instead the streaming kernel
 // (f32Stream, f16Stream): the one-row kernel's operations on each of rows
 // consecutive rows, their sums written to consecutive floats of out.
