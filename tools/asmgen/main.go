@@ -203,13 +203,14 @@ func (l rowLoop) endRows(acc VecVirtual, wp, ws Register) {
 	RET()
 }
 
-// genFloat generates the F32 (or F16) kernel of R rows × V vectors: count is
-// the number of columns.
 // prefetchAhead is how many bytes ahead of its loads the one-row kernels
 // prefetch the weights (measured: +10–15% single-stream decode on a 61 MB
 // model; 1–4 KiB all do about as well).
 const prefetchAhead = 2048
 
+// genFloat generates the F32 (or F16) kernel of R rows × V vectors: count is
+// the number of columns.
+//
 // With stream set (R = V = 1), it generates instead the streaming kernel
 // (f32Stream, f16Stream): the one-row kernel's operations on each of rows
 // consecutive rows, their sums written to consecutive floats of out.
