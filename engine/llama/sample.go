@@ -189,11 +189,14 @@ func topKLogits(dst []cand, logits []float32, k int) []cand {
 }
 
 func argmax(x []float32) int32 {
-	best := 0
+	if x[0] != x[0] {
+		return 0 // NaN: nothing compares greater
+	}
+	mx := tensor.Max(x) // vectorised; NaNs never win either way
 	for i, v := range x {
-		if v > x[best] {
-			best = i
+		if v == mx {
+			return int32(i)
 		}
 	}
-	return int32(best)
+	return 0
 }

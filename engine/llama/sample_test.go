@@ -2,6 +2,7 @@ package llama
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -68,5 +69,43 @@ func TestSampler(t *testing.T) {
 	}
 	if !slices.Equal(da, db) {
 		t.Error("the same seed gave different draws")
+	}
+}
+
+// TestArgmax checks argmax against the plain loop it replaces (the first
+// index of the highest value; a NaN never wins, and a NaN first stays),
+// with vectors long enough for the vector kernels.
+func TestArgmax(t *testing.T) {
+	ref := func(x []float32) int32 {
+		best := 0
+		for i, v := range x {
+			if v > x[best] {
+				best = i
+			}
+		}
+		return int32(best)
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	cases := [][]float32{
+		{1}, {nan, 5, 7}, {1, nan, 3, 3}, {-inf, -inf}, {0, 2, 2, 1},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{8, 9, 31, 32, 33, 100, 32000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		cases = append(cases, x)
+		tie := append([]float32(nil), x...)
+		tie[n/3], tie[n-1] = 99, 99
+		cases = append(cases, tie)
+		withNaN := append([]float32(nil), tie...)
+		withNaN[n/2] = nan
+		cases = append(cases, withNaN)
+	}
+	for i, x := range cases {
+		if got, want := argmax(x), ref(x); got != want {
+			t.Errorf("case %d (len %d): argmax = %d, want %d", i, len(x), got, want)
+		}
 	}
 }

@@ -4619,34 +4619,41 @@ f32zBlock1x2_loop:
 	RET
 
 // func maxAVX2(x *float32, n int) float32
-// Requires: AVX, SSE
+// Requires: AVX, AVX2, SSE, SSE2
 TEXT ·maxAVX2(SB), NOSPLIT, $0-20
-	MOVQ    x+0(FP), AX
-	MOVQ    n+8(FP), CX
-	VMOVUPS (AX), Y0
-	VMOVUPS (AX), Y1
-	VMOVUPS (AX), Y2
-	VMOVUPS (AX), Y3
-	MOVQ    $0x00000008, DX
-	MOVQ    CX, BX
-	SUBQ    $0x20, BX
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVL         $0xff800000, DX
+	MOVD         DX, X0
+	VBROADCASTSS X0, Y0
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	XORQ         DX, DX
+	MOVQ         CX, BX
+	SUBQ         $0x20, BX
 
 max_loop:
-	CMPQ   DX, BX
-	JG     max_tail
-	VMAXPS (AX)(DX*4), Y0, Y0
-	VMAXPS 32(AX)(DX*4), Y1, Y1
-	VMAXPS 64(AX)(DX*4), Y2, Y2
-	VMAXPS 96(AX)(DX*4), Y3, Y3
-	ADDQ   $0x20, DX
-	JMP    max_loop
+	CMPQ    DX, BX
+	JG      max_tail
+	VMOVUPS (AX)(DX*4), Y4
+	VMAXPS  Y0, Y4, Y0
+	VMOVUPS 32(AX)(DX*4), Y4
+	VMAXPS  Y1, Y4, Y1
+	VMOVUPS 64(AX)(DX*4), Y4
+	VMAXPS  Y2, Y4, Y2
+	VMOVUPS 96(AX)(DX*4), Y4
+	VMAXPS  Y3, Y4, Y3
+	ADDQ    $0x20, DX
+	JMP     max_loop
 
 max_tail:
-	CMPQ   DX, CX
-	JGE    max_sum
-	VMAXPS (AX)(DX*4), Y0, Y0
-	ADDQ   $0x08, DX
-	JMP    max_tail
+	CMPQ    DX, CX
+	JGE     max_sum
+	VMOVUPS (AX)(DX*4), Y4
+	VMAXPS  Y0, Y4, Y0
+	ADDQ    $0x08, DX
+	JMP     max_tail
 
 max_sum:
 	VMAXPS       Y1, Y0, Y0

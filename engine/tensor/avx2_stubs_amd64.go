@@ -189,7 +189,7 @@ func f32zBlock4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, c
 //go:noescape
 func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
 
-// maxAVX2 returns the largest of x[0..n-1], n a positive multiple of 8 (NaN not handled).
+// maxAVX2 returns the largest of x[0..n-1] that is not NaN (-Inf if none), n a positive multiple of 8.
 //
 //go:noescape
 func maxAVX2(x *float32, n int) float32

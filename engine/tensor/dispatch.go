@@ -10,7 +10,7 @@ type impl struct {
 	axpy   func(y []float32, a float32, x []float32)
 	exp8   func(dst, src []float32, shift, div float32) // len a multiple of 8; nil: scalar only
 	wsum   func(out, att, values []float32)
-	max8   func(x []float32) float32 // len a positive multiple of 8, no NaN handling; nil: scalar only
+	max8   func(x []float32) float32 // len a positive multiple of 8, NaNs ignored; nil: scalar only
 }
 
 // genericImpl is the portable implementation, the reference of the

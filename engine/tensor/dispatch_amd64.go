@@ -129,8 +129,9 @@ func packPairs(buf, x []float32, np, cols int) []float32 {
 		a, b := x[2*p*cols:(2*p+1)*cols], x[(2*p+1)*cols:(2*p+2)*cols]
 		for c := 0; c < cols; c += 8 {
 			o := (c/8*np + p) * 16
-			copy(buf[o:o+8], a[c:c+8])
-			copy(buf[o+8:o+16], b[c:c+8])
+			// Array copies: two moves each, where copy calls memmove.
+			*(*[8]float32)(buf[o : o+8]) = *(*[8]float32)(a[c : c+8])
+			*(*[8]float32)(buf[o+8 : o+16]) = *(*[8]float32)(b[c : c+8])
 		}
 	}
 	return buf

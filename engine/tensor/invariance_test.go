@@ -224,6 +224,25 @@ func TestMax(t *testing.T) {
 						t.Fatalf("%s: Max of %d with %v at %d = %v", k.name, n, y[top], top, got)
 					}
 				}
+				nan := float32(math.NaN())
+				withNaN := append([]float32(nil), x...)
+				withNaN[rng.IntN(n)] = nan
+				want := float32(math.Inf(-1))
+				for _, v := range withNaN {
+					if v > want {
+						want = v
+					}
+				}
+				if got := Max(withNaN); got != want {
+					t.Fatalf("%s: Max of %d with a NaN = %v, want %v", k.name, n, got, want)
+				}
+				allNaN := make([]float32, n)
+				for i := range allNaN {
+					allNaN[i] = nan
+				}
+				if got := Max(allNaN); !math.IsInf(float64(got), -1) {
+					t.Fatalf("%s: Max of %d NaNs = %v, want -Inf", k.name, n, got)
+				}
 				neg := make([]float32, n)
 				for i := range neg {
 					neg[i] = -1 - float32(i)

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -114,11 +115,10 @@ func Dot(a, b []float32) float32 { return active.dot(a, b) }
 // elements).
 func Axpy(y []float32, a float32, x []float32) { active.axpy(y, a, x) }
 
-// Max returns the largest element of x (which must not be empty). It is
-// exact, so every implementation gives the same value; unlike the builtin
-// max, it does not propagate NaN.
+// Max returns the largest element of x that is not NaN, or -Inf if there is
+// none. It is exact, so every implementation gives the same value.
 func Max(x []float32) float32 {
-	m, i := x[0], 0
+	m, i := float32(math.Inf(-1)), 0
 	if n := len(x) &^ 7; active.max8 != nil && n > 0 {
 		m, i = active.max8(x[:n]), n
 	}

@@ -585,21 +585,32 @@ func genF32Z(R, P int) {
 	RET()
 }
 
-// genMax generates the largest of n float32s (n a positive multiple of 8)
-// with VMAXPS, which returns its second operand where either is NaN: so
-// the caller checks for NaN itself.
+// genMax generates the largest of n float32s (n a positive multiple of 8),
+// ignoring NaNs. VMAXPS returns its second source where either is NaN, so
+// the data go first and the running maxima, which start at -Inf and so are
+// never NaN, second.
 func genMax() {
 	TEXT("maxAVX2", NOSPLIT, "func(x *float32, n int) float32")
 	Pragma("noescape")
-	Doc("maxAVX2 returns the largest of x[0..n-1], n a positive multiple of 8 (NaN not handled).")
+	Doc("maxAVX2 returns the largest of x[0..n-1] that is not NaN (-Inf if none), n a positive multiple of 8.")
 	x := Load(Param("x"), GP64())
 	n := Load(Param("n"), GP64())
+	inf := GP32()
+	MOVL(U32(0xff800000), inf)
+	m0 := XMM()
+	MOVD(inf, m0)
 	m := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
-	for _, r := range m {
-		VMOVUPS(Mem{Base: x}, r)
+	VBROADCASTSS(m0, m[0])
+	for _, r := range m[1:] {
+		VMOVAPS(m[0], r)
+	}
+	maxInto := func(src Mem, acc VecVirtual) {
+		t := YMM()
+		VMOVUPS(src, t)
+		VMAXPS(acc, t, acc) // t > acc ? t : acc, and acc where t is NaN
 	}
 	i := GP64()
-	MOVQ(U32(8), i)
+	XORQ(i, i)
 	// Four chunks at a time while i+32 ≤ n, then one at a time.
 	lim := GP64()
 	MOVQ(n, lim)
@@ -608,14 +619,14 @@ func genMax() {
 	CMPQ(i, lim)
 	JG(LabelRef("max_tail"))
 	for k, r := range m {
-		VMAXPS(Mem{Base: x, Index: i, Scale: 4, Disp: 32 * k}, r, r)
+		maxInto(Mem{Base: x, Index: i, Scale: 4, Disp: 32 * k}, r)
 	}
 	ADDQ(U8(32), i)
 	JMP(LabelRef("max_loop"))
 	Label("max_tail")
 	CMPQ(i, n)
 	JGE(LabelRef("max_sum"))
-	VMAXPS(Mem{Base: x, Index: i, Scale: 4}, m[0], m[0])
+	maxInto(Mem{Base: x, Index: i, Scale: 4}, m[0])
 	ADDQ(U8(8), i)
 	JMP(LabelRef("max_tail"))
 	Label("max_sum")
