@@ -2917,9 +2917,9 @@ q8iStream_done:
 	VZEROUPPER
 	RET
 
-// func f32zBlock4x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock4x12(SB), NOSPLIT, $0-56
+// func f32zBlock4x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock4x12(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), CX
 	MOVQ   CX, DX
@@ -2955,37 +2955,46 @@ TEXT ·f32zBlock4x12(SB), NOSPLIT, $0-56
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-	XORQ   R9, R9
+	MOVQ   pf+56(FP), R9
+	MOVQ   npf+64(FP), R10
+	XORQ   R11, R11
 
 f32zBlock4x12_loop:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x12_nopf
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x12_nopf:
 	VMOVUPS         (DI), Z24
 	VMOVUPS         64(DI), Z25
 	VMOVUPS         128(DI), Z26
 	VMOVUPS         192(DI), Z27
 	VMOVUPS         256(DI), Z28
 	VMOVUPS         320(DI), Z29
-	VBROADCASTF64X4 (CX)(R9*4), Z30
+	VBROADCASTF64X4 (CX)(R11*4), Z30
 	VFMADD231PS     Z24, Z30, Z0
 	VFMADD231PS     Z25, Z30, Z1
 	VFMADD231PS     Z26, Z30, Z2
 	VFMADD231PS     Z27, Z30, Z3
 	VFMADD231PS     Z28, Z30, Z4
 	VFMADD231PS     Z29, Z30, Z5
-	VBROADCASTF64X4 (DX)(R9*4), Z30
+	VBROADCASTF64X4 (DX)(R11*4), Z30
 	VFMADD231PS     Z24, Z30, Z6
 	VFMADD231PS     Z25, Z30, Z7
 	VFMADD231PS     Z26, Z30, Z8
 	VFMADD231PS     Z27, Z30, Z9
 	VFMADD231PS     Z28, Z30, Z10
 	VFMADD231PS     Z29, Z30, Z11
-	VBROADCASTF64X4 (BX)(R9*4), Z30
+	VBROADCASTF64X4 (BX)(R11*4), Z30
 	VFMADD231PS     Z24, Z30, Z12
 	VFMADD231PS     Z25, Z30, Z13
 	VFMADD231PS     Z26, Z30, Z14
 	VFMADD231PS     Z27, Z30, Z15
 	VFMADD231PS     Z28, Z30, Z16
 	VFMADD231PS     Z29, Z30, Z17
-	VBROADCASTF64X4 (SI)(R9*4), Z30
+	VBROADCASTF64X4 (SI)(R11*4), Z30
 	VFMADD231PS     Z24, Z30, Z18
 	VFMADD231PS     Z25, Z30, Z19
 	VFMADD231PS     Z26, Z30, Z20
@@ -2993,8 +3002,8 @@ f32zBlock4x12_loop:
 	VFMADD231PS     Z28, Z30, Z22
 	VFMADD231PS     Z29, Z30, Z23
 	ADDQ            AX, DI
-	ADDQ            $0x08, R9
-	CMPQ            R9, R8
+	ADDQ            $0x08, R11
+	CMPQ            R11, R8
 	JL              f32zBlock4x12_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -3372,9 +3381,9 @@ f32zBlock4x12_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock1x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock1x12(SB), NOSPLIT, $0-56
+// func f32zBlock1x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock1x12(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
 	MOVQ   xs+24(FP), CX
@@ -3386,16 +3395,25 @@ TEXT ·f32zBlock1x12(SB), NOSPLIT, $0-56
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	XORQ   SI, SI
+	MOVQ   pf+56(FP), SI
+	MOVQ   npf+64(FP), DI
+	XORQ   R8, R8
 
 f32zBlock1x12_loop:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x12_nopf
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x12_nopf:
 	VMOVUPS         (DX), Z6
 	VMOVUPS         64(DX), Z7
 	VMOVUPS         128(DX), Z8
 	VMOVUPS         192(DX), Z9
 	VMOVUPS         256(DX), Z10
 	VMOVUPS         320(DX), Z11
-	VBROADCASTF64X4 (AX)(SI*4), Z12
+	VBROADCASTF64X4 (AX)(R8*4), Z12
 	VFMADD231PS     Z6, Z12, Z0
 	VFMADD231PS     Z7, Z12, Z1
 	VFMADD231PS     Z8, Z12, Z2
@@ -3403,8 +3421,8 @@ f32zBlock1x12_loop:
 	VFMADD231PS     Z10, Z12, Z4
 	VFMADD231PS     Z11, Z12, Z5
 	ADDQ            CX, DX
-	ADDQ            $0x08, SI
-	CMPQ            SI, BX
+	ADDQ            $0x08, R8
+	CMPQ            R8, BX
 	JL              f32zBlock1x12_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -3512,9 +3530,9 @@ f32zBlock1x12_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock4x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock4x8(SB), NOSPLIT, $0-56
+// func f32zBlock4x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock4x8(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), CX
 	MOVQ   CX, DX
@@ -3542,36 +3560,45 @@ TEXT ·f32zBlock4x8(SB), NOSPLIT, $0-56
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	XORQ   R9, R9
+	MOVQ   pf+56(FP), R9
+	MOVQ   npf+64(FP), R10
+	XORQ   R11, R11
 
 f32zBlock4x8_loop:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x8_nopf
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x8_nopf:
 	VMOVUPS         (DI), Z16
 	VMOVUPS         64(DI), Z17
 	VMOVUPS         128(DI), Z18
 	VMOVUPS         192(DI), Z19
-	VBROADCASTF64X4 (CX)(R9*4), Z20
+	VBROADCASTF64X4 (CX)(R11*4), Z20
 	VFMADD231PS     Z16, Z20, Z0
 	VFMADD231PS     Z17, Z20, Z1
 	VFMADD231PS     Z18, Z20, Z2
 	VFMADD231PS     Z19, Z20, Z3
-	VBROADCASTF64X4 (DX)(R9*4), Z20
+	VBROADCASTF64X4 (DX)(R11*4), Z20
 	VFMADD231PS     Z16, Z20, Z4
 	VFMADD231PS     Z17, Z20, Z5
 	VFMADD231PS     Z18, Z20, Z6
 	VFMADD231PS     Z19, Z20, Z7
-	VBROADCASTF64X4 (BX)(R9*4), Z20
+	VBROADCASTF64X4 (BX)(R11*4), Z20
 	VFMADD231PS     Z16, Z20, Z8
 	VFMADD231PS     Z17, Z20, Z9
 	VFMADD231PS     Z18, Z20, Z10
 	VFMADD231PS     Z19, Z20, Z11
-	VBROADCASTF64X4 (SI)(R9*4), Z20
+	VBROADCASTF64X4 (SI)(R11*4), Z20
 	VFMADD231PS     Z16, Z20, Z12
 	VFMADD231PS     Z17, Z20, Z13
 	VFMADD231PS     Z18, Z20, Z14
 	VFMADD231PS     Z19, Z20, Z15
 	ADDQ            AX, DI
-	ADDQ            $0x08, R9
-	CMPQ            R9, R8
+	ADDQ            $0x08, R11
+	CMPQ            R11, R8
 	JL              f32zBlock4x8_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -3825,9 +3852,9 @@ f32zBlock4x8_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock1x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock1x8(SB), NOSPLIT, $0-56
+// func f32zBlock1x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock1x8(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
 	MOVQ   xs+24(FP), CX
@@ -3837,21 +3864,30 @@ TEXT ·f32zBlock1x8(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	XORQ   SI, SI
+	MOVQ   pf+56(FP), SI
+	MOVQ   npf+64(FP), DI
+	XORQ   R8, R8
 
 f32zBlock1x8_loop:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x8_nopf
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x8_nopf:
 	VMOVUPS         (DX), Z4
 	VMOVUPS         64(DX), Z5
 	VMOVUPS         128(DX), Z6
 	VMOVUPS         192(DX), Z7
-	VBROADCASTF64X4 (AX)(SI*4), Z8
+	VBROADCASTF64X4 (AX)(R8*4), Z8
 	VFMADD231PS     Z4, Z8, Z0
 	VFMADD231PS     Z5, Z8, Z1
 	VFMADD231PS     Z6, Z8, Z2
 	VFMADD231PS     Z7, Z8, Z3
 	ADDQ            CX, DX
-	ADDQ            $0x08, SI
-	CMPQ            SI, BX
+	ADDQ            $0x08, R8
+	CMPQ            R8, BX
 	JL              f32zBlock1x8_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -3925,9 +3961,9 @@ f32zBlock1x8_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock4x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock4x6(SB), NOSPLIT, $0-56
+// func f32zBlock4x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock4x6(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), CX
 	MOVQ   CX, DX
@@ -3951,31 +3987,40 @@ TEXT ·f32zBlock4x6(SB), NOSPLIT, $0-56
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	XORQ   R9, R9
+	MOVQ   pf+56(FP), R9
+	MOVQ   npf+64(FP), R10
+	XORQ   R11, R11
 
 f32zBlock4x6_loop:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x6_nopf
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x6_nopf:
 	VMOVUPS         (DI), Z12
 	VMOVUPS         64(DI), Z13
 	VMOVUPS         128(DI), Z14
-	VBROADCASTF64X4 (CX)(R9*4), Z15
+	VBROADCASTF64X4 (CX)(R11*4), Z15
 	VFMADD231PS     Z12, Z15, Z0
 	VFMADD231PS     Z13, Z15, Z1
 	VFMADD231PS     Z14, Z15, Z2
-	VBROADCASTF64X4 (DX)(R9*4), Z15
+	VBROADCASTF64X4 (DX)(R11*4), Z15
 	VFMADD231PS     Z12, Z15, Z3
 	VFMADD231PS     Z13, Z15, Z4
 	VFMADD231PS     Z14, Z15, Z5
-	VBROADCASTF64X4 (BX)(R9*4), Z15
+	VBROADCASTF64X4 (BX)(R11*4), Z15
 	VFMADD231PS     Z12, Z15, Z6
 	VFMADD231PS     Z13, Z15, Z7
 	VFMADD231PS     Z14, Z15, Z8
-	VBROADCASTF64X4 (SI)(R9*4), Z15
+	VBROADCASTF64X4 (SI)(R11*4), Z15
 	VFMADD231PS     Z12, Z15, Z9
 	VFMADD231PS     Z13, Z15, Z10
 	VFMADD231PS     Z14, Z15, Z11
 	ADDQ            AX, DI
-	ADDQ            $0x08, R9
-	CMPQ            R9, R8
+	ADDQ            $0x08, R11
+	CMPQ            R11, R8
 	JL              f32zBlock4x6_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -4167,9 +4212,9 @@ f32zBlock4x6_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock1x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock1x6(SB), NOSPLIT, $0-56
+// func f32zBlock1x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock1x6(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
 	MOVQ   xs+24(FP), CX
@@ -4178,19 +4223,28 @@ TEXT ·f32zBlock1x6(SB), NOSPLIT, $0-56
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
-	XORQ   SI, SI
+	MOVQ   pf+56(FP), SI
+	MOVQ   npf+64(FP), DI
+	XORQ   R8, R8
 
 f32zBlock1x6_loop:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x6_nopf
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x6_nopf:
 	VMOVUPS         (DX), Z3
 	VMOVUPS         64(DX), Z4
 	VMOVUPS         128(DX), Z5
-	VBROADCASTF64X4 (AX)(SI*4), Z6
+	VBROADCASTF64X4 (AX)(R8*4), Z6
 	VFMADD231PS     Z3, Z6, Z0
 	VFMADD231PS     Z4, Z6, Z1
 	VFMADD231PS     Z5, Z6, Z2
 	ADDQ            CX, DX
-	ADDQ            $0x08, SI
-	CMPQ            SI, BX
+	ADDQ            $0x08, R8
+	CMPQ            R8, BX
 	JL              f32zBlock1x6_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -4247,9 +4301,9 @@ f32zBlock1x6_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock4x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock4x4(SB), NOSPLIT, $0-56
+// func f32zBlock4x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock4x4(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), CX
 	MOVQ   CX, DX
@@ -4269,26 +4323,35 @@ TEXT ·f32zBlock4x4(SB), NOSPLIT, $0-56
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	XORQ   R9, R9
+	MOVQ   pf+56(FP), R9
+	MOVQ   npf+64(FP), R10
+	XORQ   R11, R11
 
 f32zBlock4x4_loop:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x4_nopf
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x4_nopf:
 	VMOVUPS         (DI), Z8
 	VMOVUPS         64(DI), Z9
-	VBROADCASTF64X4 (CX)(R9*4), Z10
+	VBROADCASTF64X4 (CX)(R11*4), Z10
 	VFMADD231PS     Z8, Z10, Z0
 	VFMADD231PS     Z9, Z10, Z1
-	VBROADCASTF64X4 (DX)(R9*4), Z10
+	VBROADCASTF64X4 (DX)(R11*4), Z10
 	VFMADD231PS     Z8, Z10, Z2
 	VFMADD231PS     Z9, Z10, Z3
-	VBROADCASTF64X4 (BX)(R9*4), Z10
+	VBROADCASTF64X4 (BX)(R11*4), Z10
 	VFMADD231PS     Z8, Z10, Z4
 	VFMADD231PS     Z9, Z10, Z5
-	VBROADCASTF64X4 (SI)(R9*4), Z10
+	VBROADCASTF64X4 (SI)(R11*4), Z10
 	VFMADD231PS     Z8, Z10, Z6
 	VFMADD231PS     Z9, Z10, Z7
 	ADDQ            AX, DI
-	ADDQ            $0x08, R9
-	CMPQ            R9, R8
+	ADDQ            $0x08, R11
+	CMPQ            R11, R8
 	JL              f32zBlock4x4_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -4418,9 +4481,9 @@ f32zBlock4x4_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock1x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock1x4(SB), NOSPLIT, $0-56
+// func f32zBlock1x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock1x4(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
 	MOVQ   xs+24(FP), CX
@@ -4428,17 +4491,26 @@ TEXT ·f32zBlock1x4(SB), NOSPLIT, $0-56
 	MOVQ   count+48(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
-	XORQ   SI, SI
+	MOVQ   pf+56(FP), SI
+	MOVQ   npf+64(FP), DI
+	XORQ   R8, R8
 
 f32zBlock1x4_loop:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x4_nopf
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x4_nopf:
 	VMOVUPS         (DX), Z2
 	VMOVUPS         64(DX), Z3
-	VBROADCASTF64X4 (AX)(SI*4), Z4
+	VBROADCASTF64X4 (AX)(R8*4), Z4
 	VFMADD231PS     Z2, Z4, Z0
 	VFMADD231PS     Z3, Z4, Z1
 	ADDQ            CX, DX
-	ADDQ            $0x08, SI
-	CMPQ            SI, BX
+	ADDQ            $0x08, R8
+	CMPQ            R8, BX
 	JL              f32zBlock1x4_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -4478,9 +4550,9 @@ f32zBlock1x4_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock4x2(SB), NOSPLIT, $0-56
+// func f32zBlock4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock4x2(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), CX
 	MOVQ   CX, DX
@@ -4496,21 +4568,30 @@ TEXT ·f32zBlock4x2(SB), NOSPLIT, $0-56
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	XORQ   R9, R9
+	MOVQ   pf+56(FP), R9
+	MOVQ   npf+64(FP), R10
+	XORQ   R11, R11
 
 f32zBlock4x2_loop:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x2_nopf
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x2_nopf:
 	VMOVUPS         (DI), Z4
-	VBROADCASTF64X4 (CX)(R9*4), Z5
+	VBROADCASTF64X4 (CX)(R11*4), Z5
 	VFMADD231PS     Z4, Z5, Z0
-	VBROADCASTF64X4 (DX)(R9*4), Z5
+	VBROADCASTF64X4 (DX)(R11*4), Z5
 	VFMADD231PS     Z4, Z5, Z1
-	VBROADCASTF64X4 (BX)(R9*4), Z5
+	VBROADCASTF64X4 (BX)(R11*4), Z5
 	VFMADD231PS     Z4, Z5, Z2
-	VBROADCASTF64X4 (SI)(R9*4), Z5
+	VBROADCASTF64X4 (SI)(R11*4), Z5
 	VFMADD231PS     Z4, Z5, Z3
 	ADDQ            AX, DI
-	ADDQ            $0x08, R9
-	CMPQ            R9, R8
+	ADDQ            $0x08, R11
+	CMPQ            R11, R8
 	JL              f32zBlock4x2_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -4578,24 +4659,33 @@ f32zBlock4x2_loop:
 	VZEROUPPER
 	RET
 
-// func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
-// Requires: AVX, AVX512F
-TEXT ·f32zBlock1x2(SB), NOSPLIT, $0-56
+// func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock1x2(SB), NOSPLIT, $0-72
 	MOVQ   ws+8(FP), AX
 	MOVQ   w+0(FP), AX
 	MOVQ   xs+24(FP), CX
 	MOVQ   x+16(FP), DX
 	MOVQ   count+48(FP), BX
 	VPXORD Z0, Z0, Z0
-	XORQ   SI, SI
+	MOVQ   pf+56(FP), SI
+	MOVQ   npf+64(FP), DI
+	XORQ   R8, R8
 
 f32zBlock1x2_loop:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x2_nopf
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x2_nopf:
 	VMOVUPS         (DX), Z1
-	VBROADCASTF64X4 (AX)(SI*4), Z2
+	VBROADCASTF64X4 (AX)(R8*4), Z2
 	VFMADD231PS     Z1, Z2, Z0
 	ADDQ            CX, DX
-	ADDQ            $0x08, SI
-	CMPQ            SI, BX
+	ADDQ            $0x08, R8
+	CMPQ            R8, BX
 	JL              f32zBlock1x2_loop
 	MOVQ            out+32(FP), AX
 	MOVQ            outs+40(FP), CX
@@ -4667,23 +4757,6 @@ max_sum:
 	VMAXPS       X0, X1, X1
 	MOVSS        X1, ret+16(FP)
 	VZEROUPPER
-	RET
-
-// func prefetchL2(p *byte, n int)
-// Requires: MMX+
-TEXT ·prefetchL2(SB), NOSPLIT, $0-16
-	MOVQ  p+0(FP), AX
-	MOVQ  n+8(FP), CX
-	TESTQ CX, CX
-	JLE   prefetch_done
-
-prefetch_loop:
-	PREFETCHT1 (AX)
-	ADDQ       $0x40, AX
-	DECQ       CX
-	JNZ        prefetch_loop
-
-prefetch_done:
 	RET
 
 // func weightedSum8(out *float32, att *float32, values *float32, n int, stride int)

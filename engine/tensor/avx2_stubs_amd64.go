@@ -139,65 +139,60 @@ func q8iBlock1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, co
 //go:noescape
 func q8iStream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
 
-// f32zBlock4x12 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock4x12 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock4x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock4x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x12 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock1x12 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock1x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock1x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x8 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock4x8 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock4x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock4x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x8 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock1x8 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock1x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock1x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x6 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock4x6 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock4x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock4x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x6 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock1x6 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock1x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock1x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x4 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock4x4 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock4x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock4x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x4 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock1x4 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock1x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock1x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x2 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock4x2 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x2 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.
+// f32zBlock1x2 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape
-func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int)
+func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
 // maxAVX2 returns the largest of x[0..n-1] that is not NaN (-Inf if none), n a positive multiple of 8.
 //
 //go:noescape
 func maxAVX2(x *float32, n int) float32
-
-// prefetchL2 asks for the n cache lines from p into the L2 cache (a hint: it never faults).
-//
-//go:noescape
-func prefetchL2(p *byte, n int)
 
 // weightedSum8 sets out[j] = Σ_{p<n} att[p]·values[p·stride+j] for j < 8, multiplying then adding in order of p (stride in elements).
 //

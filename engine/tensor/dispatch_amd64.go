@@ -92,8 +92,12 @@ func archImpls() []impl {
 // one-row variant.
 type zShape struct {
 	p     int
-	k, k1 blockKernel
+	k, k1 zKernel
 }
+
+// zKernel is the signature of the AVX-512 kernels: a block kernel's, and
+// the npf cache lines from pf to prefetch into L2 along the way.
+type zKernel func(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
 // zPlan lists the AVX-512 shapes, most pairs first.
 var zPlan = []zShape{
@@ -158,7 +162,8 @@ func matmulRowsAVX512(m *Matrix, out, x []float32, n, r0, r1 int) {
 		p += zShapeFor(np - p).p
 	}
 	// While the vectors go through one tile, the next tile's rows are
-	// fetched into the L2 cache a slice per kernel call, so that its first
+	// fetched into the L2 cache a slice per kernel call (a line per
+	// iteration of its loop), so that its first
 	// pass does not wait on memory (measured: 65–70 GFLOP/s from memory
 	// against 100–110 from the cache on a 768×288 matrix and 64 vectors;
 	// with it, batch-16 decode of the stories15M shape +25% over 4
@@ -174,16 +179,18 @@ func matmulRowsAVX512(m *Matrix, out, x []float32, n, r0, r1 int) {
 			xb, ob := &px[p*16], out[2*p*m.Rows:]
 			r := t0
 			for ; t1-r >= 4; r += 4 {
-				s.k(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols)
+				var pf *byte
+				npf := 0
 				if pr := r + (t1 - t0); pr < r1 { // the same rows of the next tile
 					o := pr*ws + g*share*64
-					if l := min(share, (len(m.Data)-o)/64); l > 0 {
-						prefetchL2(&m.Data[o], l)
+					if npf = min(share, (len(m.Data)-o)/64); npf > 0 {
+						pf = &m.Data[o]
 					}
 				}
+				s.k(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols, pf, npf)
 			}
 			for ; r < t1; r++ {
-				s.k1(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols)
+				s.k1(&m.Data[r*ws], ws, xb, xs, &ob[r], outs, m.Cols, nil, 0)
 			}
 			p += s.p
 		}

@@ -105,7 +105,6 @@ func main() {
 		genF32Z(s[0], s[1])
 	}
 	genMax()
-	genPrefetch()
 	for k := 1; k <= 8; k++ {
 		genWeightedSum(k)
 	}
@@ -513,9 +512,9 @@ func genQ8i(R, V int, stream bool) {
 // positive multiple of 8. out + 4r + v·outs receives vector v < 2P.
 func genF32Z(R, P int) {
 	name := fmt.Sprintf("f32zBlock%dx%d", R, 2*P)
-	TEXT(name, NOSPLIT, blockSig)
+	TEXT(name, NOSPLIT, "func(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of f32 row r < %d (at w + r·ws) with vector v < %d, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512.", name, R, 2*P))
+	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of f32 row r < %d (at w + r·ws) with vector v < %d, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.", name, R, 2*P))
 	ws := Load(Param("ws"), GP64())
 	wp := pointers(Load(Param("w"), GP64()), ws, R)
 	xs := Load(Param("xs"), GP64())
@@ -530,9 +529,19 @@ func genF32Z(R, P int) {
 			acc[r][p] = a
 		}
 	}
+	pf := Load(Param("pf"), GP64())
+	npf := Load(Param("npf"), GP64())
 	i := GP64()
 	XORQ(i, i)
 	Label(name + "_loop")
+	// One line of the next tile per iteration, spread over the loop rather
+	// than in a burst that would wait on the line fill buffers.
+	TESTQ(npf, npf)
+	JLE(LabelRef(name + "_nopf"))
+	PREFETCHT1(Mem{Base: pf})
+	ADDQ(U8(64), pf)
+	DECQ(npf)
+	Label(name + "_nopf")
 	x := make([]VecVirtual, P)
 	for p := range x {
 		x[p] = ZMM()
@@ -685,24 +694,6 @@ func genWeightedSum(k int) {
 		VMOVUPS(acc[j], Mem{Base: out, Disp: 32 * j})
 	}
 	VZEROUPPER()
-	RET()
-}
-
-// genPrefetch generates a loop of PREFETCHT1 over n cache lines.
-func genPrefetch() {
-	TEXT("prefetchL2", NOSPLIT, "func(p *byte, n int)")
-	Pragma("noescape")
-	Doc("prefetchL2 asks for the n cache lines from p into the L2 cache (a hint: it never faults).")
-	p := Load(Param("p"), GP64())
-	n := Load(Param("n"), GP64())
-	TESTQ(n, n)
-	JLE(LabelRef("prefetch_done"))
-	Label("prefetch_loop")
-	PREFETCHT1(Mem{Base: p})
-	ADDQ(U8(64), p)
-	DECQ(n)
-	JNZ(LabelRef("prefetch_loop"))
-	Label("prefetch_done")
 	RET()
 }
 
