@@ -3530,6 +3530,528 @@ f32zBlock1x12_nopf:
 	VZEROUPPER
 	RET
 
+// func f32zBlock4x10(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock4x10(SB), NOSPLIT, $0-72
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), CX
+	MOVQ   CX, DX
+	ADDQ   AX, DX
+	MOVQ   DX, BX
+	ADDQ   AX, BX
+	MOVQ   BX, SI
+	ADDQ   AX, SI
+	MOVQ   xs+24(FP), AX
+	MOVQ   x+16(FP), DI
+	MOVQ   count+48(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	MOVQ   pf+56(FP), R9
+	MOVQ   npf+64(FP), R10
+	XORQ   R11, R11
+
+f32zBlock4x10_loop:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x10_nopf
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x10_nopf:
+	VMOVUPS         (DI), Z20
+	VMOVUPS         64(DI), Z21
+	VMOVUPS         128(DI), Z22
+	VMOVUPS         192(DI), Z23
+	VMOVUPS         256(DI), Z24
+	VBROADCASTF64X4 (CX)(R11*4), Z25
+	VFMADD231PS     Z20, Z25, Z0
+	VFMADD231PS     Z21, Z25, Z1
+	VFMADD231PS     Z22, Z25, Z2
+	VFMADD231PS     Z23, Z25, Z3
+	VFMADD231PS     Z24, Z25, Z4
+	VBROADCASTF64X4 (DX)(R11*4), Z25
+	VFMADD231PS     Z20, Z25, Z5
+	VFMADD231PS     Z21, Z25, Z6
+	VFMADD231PS     Z22, Z25, Z7
+	VFMADD231PS     Z23, Z25, Z8
+	VFMADD231PS     Z24, Z25, Z9
+	VBROADCASTF64X4 (BX)(R11*4), Z25
+	VFMADD231PS     Z20, Z25, Z10
+	VFMADD231PS     Z21, Z25, Z11
+	VFMADD231PS     Z22, Z25, Z12
+	VFMADD231PS     Z23, Z25, Z13
+	VFMADD231PS     Z24, Z25, Z14
+	VBROADCASTF64X4 (SI)(R11*4), Z25
+	VFMADD231PS     Z20, Z25, Z15
+	VFMADD231PS     Z21, Z25, Z16
+	VFMADD231PS     Z22, Z25, Z17
+	VFMADD231PS     Z23, Z25, Z18
+	VFMADD231PS     Z24, Z25, Z19
+	ADDQ            AX, DI
+	ADDQ            $0x08, R11
+	CMPQ            R11, R8
+	JL              f32zBlock4x10_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X20
+	VADDPS          X0, X20, X20
+	VPERMILPS       $0xb1, X20, X21
+	VADDPS          X21, X20, X20
+	VPERMILPS       $0x4e, X20, X21
+	VADDPS          X21, X20, X20
+	VMOVSS          X20, (AX)
+	VEXTRACTF32X4   $0x01, Z5, X20
+	VADDPS          X5, X20, X20
+	VPERMILPS       $0xb1, X20, X21
+	VADDPS          X21, X20, X20
+	VPERMILPS       $0x4e, X20, X21
+	VADDPS          X21, X20, X20
+	VMOVSS          X20, 4(AX)
+	VEXTRACTF32X4   $0x01, Z10, X20
+	VADDPS          X10, X20, X20
+	VPERMILPS       $0xb1, X20, X21
+	VADDPS          X21, X20, X20
+	VPERMILPS       $0x4e, X20, X21
+	VADDPS          X21, X20, X20
+	VMOVSS          X20, 8(AX)
+	VEXTRACTF32X4   $0x01, Z15, X20
+	VADDPS          X15, X20, X20
+	VPERMILPS       $0xb1, X20, X21
+	VADDPS          X21, X20, X20
+	VPERMILPS       $0x4e, X20, X21
+	VADDPS          X21, X20, X20
+	VMOVSS          X20, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X20
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X20, X0, X0
+	VPERMILPS       $0xb1, X0, X20
+	VADDPS          X20, X0, X0
+	VPERMILPS       $0x4e, X0, X20
+	VADDPS          X20, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x02, Z5, X0
+	VEXTRACTF32X4   $0x03, Z5, X5
+	VADDPS          X0, X5, X5
+	VPERMILPS       $0xb1, X5, X0
+	VADDPS          X0, X5, X5
+	VPERMILPS       $0x4e, X5, X0
+	VADDPS          X0, X5, X5
+	VMOVSS          X5, 4(AX)
+	VEXTRACTF32X4   $0x02, Z10, X0
+	VEXTRACTF32X4   $0x03, Z10, X5
+	VADDPS          X0, X5, X5
+	VPERMILPS       $0xb1, X5, X0
+	VADDPS          X0, X5, X5
+	VPERMILPS       $0x4e, X5, X0
+	VADDPS          X0, X5, X5
+	VMOVSS          X5, 8(AX)
+	VEXTRACTF32X4   $0x02, Z15, X0
+	VEXTRACTF32X4   $0x03, Z15, X5
+	VADDPS          X0, X5, X5
+	VPERMILPS       $0xb1, X5, X0
+	VADDPS          X0, X5, X5
+	VPERMILPS       $0x4e, X5, X0
+	VADDPS          X0, X5, X5
+	VMOVSS          X5, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X5
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0x4e, X0, X5
+	VADDPS          X5, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z6, X0
+	VADDPS          X6, X0, X0
+	VPERMILPS       $0xb1, X0, X5
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0x4e, X0, X5
+	VADDPS          X5, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z11, X0
+	VADDPS          X11, X0, X0
+	VPERMILPS       $0xb1, X0, X5
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0x4e, X0, X5
+	VADDPS          X5, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z16, X0
+	VADDPS          X16, X0, X0
+	VPERMILPS       $0xb1, X0, X5
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0x4e, X0, X5
+	VADDPS          X5, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z6, X0
+	VEXTRACTF32X4   $0x03, Z6, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z11, X0
+	VEXTRACTF32X4   $0x03, Z11, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z16, X0
+	VEXTRACTF32X4   $0x03, Z16, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z7, X0
+	VADDPS          X7, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z12, X0
+	VADDPS          X12, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z17, X0
+	VADDPS          X17, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z7, X0
+	VEXTRACTF32X4   $0x03, Z7, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z12, X0
+	VEXTRACTF32X4   $0x03, Z12, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z17, X0
+	VEXTRACTF32X4   $0x03, Z17, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z3, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z8, X0
+	VADDPS          X8, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z13, X0
+	VADDPS          X13, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z18, X0
+	VADDPS          X18, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z8, X0
+	VEXTRACTF32X4   $0x03, Z8, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z13, X0
+	VEXTRACTF32X4   $0x03, Z13, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z18, X0
+	VEXTRACTF32X4   $0x03, Z18, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z4, X0
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	VEXTRACTF32X4   $0x01, Z9, X0
+	VADDPS          X9, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 4(AX)
+	VEXTRACTF32X4   $0x01, Z14, X0
+	VADDPS          X14, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 8(AX)
+	VEXTRACTF32X4   $0x01, Z19, X0
+	VADDPS          X19, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, 12(AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z4, X0
+	VEXTRACTF32X4   $0x03, Z4, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VEXTRACTF32X4   $0x02, Z9, X0
+	VEXTRACTF32X4   $0x03, Z9, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 4(AX)
+	VEXTRACTF32X4   $0x02, Z14, X0
+	VEXTRACTF32X4   $0x03, Z14, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 8(AX)
+	VEXTRACTF32X4   $0x02, Z19, X0
+	VEXTRACTF32X4   $0x03, Z19, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, 12(AX)
+	VZEROUPPER
+	RET
+
+// func f32zBlock1x10(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·f32zBlock1x10(SB), NOSPLIT, $0-72
+	MOVQ   ws+8(FP), AX
+	MOVQ   w+0(FP), AX
+	MOVQ   xs+24(FP), CX
+	MOVQ   x+16(FP), DX
+	MOVQ   count+48(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ   pf+56(FP), SI
+	MOVQ   npf+64(FP), DI
+	XORQ   R8, R8
+
+f32zBlock1x10_loop:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x10_nopf
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x10_nopf:
+	VMOVUPS         (DX), Z5
+	VMOVUPS         64(DX), Z6
+	VMOVUPS         128(DX), Z7
+	VMOVUPS         192(DX), Z8
+	VMOVUPS         256(DX), Z9
+	VBROADCASTF64X4 (AX)(R8*4), Z10
+	VFMADD231PS     Z5, Z10, Z0
+	VFMADD231PS     Z6, Z10, Z1
+	VFMADD231PS     Z7, Z10, Z2
+	VFMADD231PS     Z8, Z10, Z3
+	VFMADD231PS     Z9, Z10, Z4
+	ADDQ            CX, DX
+	ADDQ            $0x08, R8
+	CMPQ            R8, BX
+	JL              f32zBlock1x10_loop
+	MOVQ            out+32(FP), AX
+	MOVQ            outs+40(FP), CX
+	VEXTRACTF32X4   $0x01, Z0, X5
+	VADDPS          X0, X5, X5
+	VPERMILPS       $0xb1, X5, X6
+	VADDPS          X6, X5, X5
+	VPERMILPS       $0x4e, X5, X6
+	VADDPS          X6, X5, X5
+	VMOVSS          X5, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z0, X5
+	VEXTRACTF32X4   $0x03, Z0, X0
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0xb1, X0, X5
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0x4e, X0, X5
+	VADDPS          X5, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z1, X0
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0xb1, X0, X5
+	VADDPS          X5, X0, X0
+	VPERMILPS       $0x4e, X0, X5
+	VADDPS          X5, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z1, X0
+	VEXTRACTF32X4   $0x03, Z1, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z2, X0
+	VADDPS          X2, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z2, X0
+	VEXTRACTF32X4   $0x03, Z2, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z3, X0
+	VADDPS          X3, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z3, X0
+	VEXTRACTF32X4   $0x03, Z3, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x01, Z4, X0
+	VADDPS          X4, X0, X0
+	VPERMILPS       $0xb1, X0, X1
+	VADDPS          X1, X0, X0
+	VPERMILPS       $0x4e, X0, X1
+	VADDPS          X1, X0, X0
+	VMOVSS          X0, (AX)
+	ADDQ            CX, AX
+	VEXTRACTF32X4   $0x02, Z4, X0
+	VEXTRACTF32X4   $0x03, Z4, X1
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0xb1, X1, X0
+	VADDPS          X0, X1, X1
+	VPERMILPS       $0x4e, X1, X0
+	VADDPS          X0, X1, X1
+	VMOVSS          X1, (AX)
+	VZEROUPPER
+	RET
+
 // func f32zBlock4x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·f32zBlock4x8(SB), NOSPLIT, $0-72

@@ -149,6 +149,16 @@ func f32zBlock4x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, 
 //go:noescape
 func f32zBlock1x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
+// f32zBlock4x10 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 10, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+//
+//go:noescape
+func f32zBlock4x10(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+
+// f32zBlock1x10 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 10, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+//
+//go:noescape
+func f32zBlock1x10(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
+
 // f32zBlock4x8 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
 //
 //go:noescape

@@ -194,7 +194,7 @@ func TestWideKernelsSameBits(t *testing.T) {
 	shapes := []struct{ rows, cols int }{{288, 288}, {769, 288}, {37, 768}, {13, 44}, {6, 8}, {5, 20}}
 	for _, sh := range shapes {
 		m := newRandMatrix(t, rng, F32, sh.rows, sh.cols)
-		for _, n := range []int{1, 2, 3, 7, 12, 13, 25, 64} {
+		for _, n := range []int{1, 2, 3, 7, 10, 12, 13, 16, 25, 50, 64} {
 			x := randVec(rng, n*sh.cols, 1)
 			got := make([]float32, n*sh.rows)
 			want := make([]float32, n*sh.rows)

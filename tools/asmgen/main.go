@@ -51,7 +51,7 @@ var (
 
 // zShapes are the block shapes (rows R × vector pairs P) of the AVX-512 F32
 // kernels: R·P accumulators + P inputs + 1 weight of the 32 ZMM registers.
-var zShapes = [][2]int{{4, 6}, {1, 6}, {4, 4}, {1, 4}, {4, 3}, {1, 3}, {4, 2}, {1, 2}, {4, 1}, {1, 1}}
+var zShapes = [][2]int{{4, 6}, {1, 6}, {4, 5}, {1, 5}, {4, 4}, {1, 4}, {4, 3}, {1, 3}, {4, 2}, {1, 2}, {4, 1}, {1, 1}}
 
 // q8iShapes are the block shapes of the Q8_0 kernels over quantised
 // activations: R·V accumulators + V vectors and scales + 1 + ~6 temporaries.
