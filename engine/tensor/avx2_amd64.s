@@ -2961,12 +2961,19 @@ TEXT ·f32zBlock4x12(SB), NOSPLIT, $0-72
 
 f32zBlock4x12_loop:
 	TESTQ      R10, R10
-	JLE        f32zBlock4x12_nopf
+	JLE        f32zBlock4x12_nopf0
 	PREFETCHT1 (R9)
 	ADDQ       $0x40, R9
 	DECQ       R10
 
-f32zBlock4x12_nopf:
+f32zBlock4x12_nopf0:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x12_nopf1
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x12_nopf1:
 	VMOVUPS         (DI), Z24
 	VMOVUPS         64(DI), Z25
 	VMOVUPS         128(DI), Z26
@@ -3401,12 +3408,19 @@ TEXT ·f32zBlock1x12(SB), NOSPLIT, $0-72
 
 f32zBlock1x12_loop:
 	TESTQ      DI, DI
-	JLE        f32zBlock1x12_nopf
+	JLE        f32zBlock1x12_nopf0
 	PREFETCHT1 (SI)
 	ADDQ       $0x40, SI
 	DECQ       DI
 
-f32zBlock1x12_nopf:
+f32zBlock1x12_nopf0:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x12_nopf1
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x12_nopf1:
 	VMOVUPS         (DX), Z6
 	VMOVUPS         64(DX), Z7
 	VMOVUPS         128(DX), Z8
@@ -3570,12 +3584,19 @@ TEXT ·f32zBlock4x10(SB), NOSPLIT, $0-72
 
 f32zBlock4x10_loop:
 	TESTQ      R10, R10
-	JLE        f32zBlock4x10_nopf
+	JLE        f32zBlock4x10_nopf0
 	PREFETCHT1 (R9)
 	ADDQ       $0x40, R9
 	DECQ       R10
 
-f32zBlock4x10_nopf:
+f32zBlock4x10_nopf0:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x10_nopf1
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x10_nopf1:
 	VMOVUPS         (DI), Z20
 	VMOVUPS         64(DI), Z21
 	VMOVUPS         128(DI), Z22
@@ -3942,12 +3963,19 @@ TEXT ·f32zBlock1x10(SB), NOSPLIT, $0-72
 
 f32zBlock1x10_loop:
 	TESTQ      DI, DI
-	JLE        f32zBlock1x10_nopf
+	JLE        f32zBlock1x10_nopf0
 	PREFETCHT1 (SI)
 	ADDQ       $0x40, SI
 	DECQ       DI
 
-f32zBlock1x10_nopf:
+f32zBlock1x10_nopf0:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x10_nopf1
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x10_nopf1:
 	VMOVUPS         (DX), Z5
 	VMOVUPS         64(DX), Z6
 	VMOVUPS         128(DX), Z7
@@ -4088,12 +4116,19 @@ TEXT ·f32zBlock4x8(SB), NOSPLIT, $0-72
 
 f32zBlock4x8_loop:
 	TESTQ      R10, R10
-	JLE        f32zBlock4x8_nopf
+	JLE        f32zBlock4x8_nopf0
 	PREFETCHT1 (R9)
 	ADDQ       $0x40, R9
 	DECQ       R10
 
-f32zBlock4x8_nopf:
+f32zBlock4x8_nopf0:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x8_nopf1
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x8_nopf1:
 	VMOVUPS         (DI), Z16
 	VMOVUPS         64(DI), Z17
 	VMOVUPS         128(DI), Z18
@@ -4392,12 +4427,19 @@ TEXT ·f32zBlock1x8(SB), NOSPLIT, $0-72
 
 f32zBlock1x8_loop:
 	TESTQ      DI, DI
-	JLE        f32zBlock1x8_nopf
+	JLE        f32zBlock1x8_nopf0
 	PREFETCHT1 (SI)
 	ADDQ       $0x40, SI
 	DECQ       DI
 
-f32zBlock1x8_nopf:
+f32zBlock1x8_nopf0:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x8_nopf1
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x8_nopf1:
 	VMOVUPS         (DX), Z4
 	VMOVUPS         64(DX), Z5
 	VMOVUPS         128(DX), Z6
@@ -4515,12 +4557,19 @@ TEXT ·f32zBlock4x6(SB), NOSPLIT, $0-72
 
 f32zBlock4x6_loop:
 	TESTQ      R10, R10
-	JLE        f32zBlock4x6_nopf
+	JLE        f32zBlock4x6_nopf0
 	PREFETCHT1 (R9)
 	ADDQ       $0x40, R9
 	DECQ       R10
 
-f32zBlock4x6_nopf:
+f32zBlock4x6_nopf0:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x6_nopf1
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x6_nopf1:
 	VMOVUPS         (DI), Z12
 	VMOVUPS         64(DI), Z13
 	VMOVUPS         128(DI), Z14
@@ -4751,12 +4800,19 @@ TEXT ·f32zBlock1x6(SB), NOSPLIT, $0-72
 
 f32zBlock1x6_loop:
 	TESTQ      DI, DI
-	JLE        f32zBlock1x6_nopf
+	JLE        f32zBlock1x6_nopf0
 	PREFETCHT1 (SI)
 	ADDQ       $0x40, SI
 	DECQ       DI
 
-f32zBlock1x6_nopf:
+f32zBlock1x6_nopf0:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x6_nopf1
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x6_nopf1:
 	VMOVUPS         (DX), Z3
 	VMOVUPS         64(DX), Z4
 	VMOVUPS         128(DX), Z5
@@ -4851,12 +4907,19 @@ TEXT ·f32zBlock4x4(SB), NOSPLIT, $0-72
 
 f32zBlock4x4_loop:
 	TESTQ      R10, R10
-	JLE        f32zBlock4x4_nopf
+	JLE        f32zBlock4x4_nopf0
 	PREFETCHT1 (R9)
 	ADDQ       $0x40, R9
 	DECQ       R10
 
-f32zBlock4x4_nopf:
+f32zBlock4x4_nopf0:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x4_nopf1
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x4_nopf1:
 	VMOVUPS         (DI), Z8
 	VMOVUPS         64(DI), Z9
 	VBROADCASTF64X4 (CX)(R11*4), Z10
@@ -5019,12 +5082,19 @@ TEXT ·f32zBlock1x4(SB), NOSPLIT, $0-72
 
 f32zBlock1x4_loop:
 	TESTQ      DI, DI
-	JLE        f32zBlock1x4_nopf
+	JLE        f32zBlock1x4_nopf0
 	PREFETCHT1 (SI)
 	ADDQ       $0x40, SI
 	DECQ       DI
 
-f32zBlock1x4_nopf:
+f32zBlock1x4_nopf0:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x4_nopf1
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x4_nopf1:
 	VMOVUPS         (DX), Z2
 	VMOVUPS         64(DX), Z3
 	VBROADCASTF64X4 (AX)(R8*4), Z4
@@ -5096,12 +5166,19 @@ TEXT ·f32zBlock4x2(SB), NOSPLIT, $0-72
 
 f32zBlock4x2_loop:
 	TESTQ      R10, R10
-	JLE        f32zBlock4x2_nopf
+	JLE        f32zBlock4x2_nopf0
 	PREFETCHT1 (R9)
 	ADDQ       $0x40, R9
 	DECQ       R10
 
-f32zBlock4x2_nopf:
+f32zBlock4x2_nopf0:
+	TESTQ      R10, R10
+	JLE        f32zBlock4x2_nopf1
+	PREFETCHT1 (R9)
+	ADDQ       $0x40, R9
+	DECQ       R10
+
+f32zBlock4x2_nopf1:
 	VMOVUPS         (DI), Z4
 	VBROADCASTF64X4 (CX)(R11*4), Z5
 	VFMADD231PS     Z4, Z5, Z0
@@ -5196,12 +5273,19 @@ TEXT ·f32zBlock1x2(SB), NOSPLIT, $0-72
 
 f32zBlock1x2_loop:
 	TESTQ      DI, DI
-	JLE        f32zBlock1x2_nopf
+	JLE        f32zBlock1x2_nopf0
 	PREFETCHT1 (SI)
 	ADDQ       $0x40, SI
 	DECQ       DI
 
-f32zBlock1x2_nopf:
+f32zBlock1x2_nopf0:
+	TESTQ      DI, DI
+	JLE        f32zBlock1x2_nopf1
+	PREFETCHT1 (SI)
+	ADDQ       $0x40, SI
+	DECQ       DI
+
+f32zBlock1x2_nopf1:
 	VMOVUPS         (DX), Z1
 	VBROADCASTF64X4 (AX)(R8*4), Z2
 	VFMADD231PS     Z1, Z2, Z0

@@ -139,62 +139,62 @@ func q8iBlock1x1(w *byte, ws int, x *float32, xs int, out *float32, outs int, co
 //go:noescape
 func q8iStream(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, rows int)
 
-// f32zBlock4x12 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock4x12 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock4x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x12 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock1x12 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 12, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock1x12(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x10 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 10, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock4x10 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 10, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock4x10(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x10 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 10, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock1x10 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 10, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock1x10(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x8 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock4x8 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock4x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x8 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock1x8 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 8, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock1x8(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x6 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock4x6 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock4x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x6 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock1x6 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 6, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock1x6(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x4 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock4x4 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock4x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x4 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock1x4 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 4, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock1x4(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock4x2 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock4x2 writes to out + 4r + v·outs the dot product of f32 row r < 4 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock4x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)
 
-// f32zBlock1x2 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.
+// f32zBlock1x2 writes to out + 4r + v·outs the dot product of f32 row r < 1 (at w + r·ws) with vector v < 2, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.
 //
 //go:noescape
 func f32zBlock1x2(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)

@@ -514,7 +514,7 @@ func genF32Z(R, P int) {
 	name := fmt.Sprintf("f32zBlock%dx%d", R, 2*P)
 	TEXT(name, NOSPLIT, "func(w *byte, ws int, x *float32, xs int, out *float32, outs int, count int, pf *byte, npf int)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of f32 row r < %d (at w + r·ws) with vector v < %d, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Its first npf iterations each prefetch one cache line into L2, from pf on.", name, R, 2*P))
+	Doc(fmt.Sprintf("%s writes to out + 4r + v·outs the dot product of f32 row r < %d (at w + r·ws) with vector v < %d, packed in pairs at x (chunk stride xs bytes), count elements long (a multiple of 8). AVX-512. Along the way it prefetches npf cache lines into L2 from pf on, up to two per iteration.", name, R, 2*P))
 	ws := Load(Param("ws"), GP64())
 	wp := pointers(Load(Param("w"), GP64()), ws, R)
 	xs := Load(Param("xs"), GP64())
@@ -534,14 +534,18 @@ func genF32Z(R, P int) {
 	i := GP64()
 	XORQ(i, i)
 	Label(name + "_loop")
-	// One line of the next tile per iteration, spread over the loop rather
-	// than in a burst that would wait on the line fill buffers.
-	TESTQ(npf, npf)
-	JLE(LabelRef(name + "_nopf"))
-	PREFETCHT1(Mem{Base: pf})
-	ADDQ(U8(64), pf)
-	DECQ(npf)
-	Label(name + "_nopf")
+	// Up to two lines of the next tile per iteration (a call with one
+	// group of vectors fetches its 4 rows of 4·count bytes in count/8
+	// iterations), spread over the loop rather than in a burst that would
+	// wait on the line fill buffers.
+	for k := 0; k < 2; k++ {
+		TESTQ(npf, npf)
+		JLE(LabelRef(fmt.Sprintf("%s_nopf%d", name, k)))
+		PREFETCHT1(Mem{Base: pf})
+		ADDQ(U8(64), pf)
+		DECQ(npf)
+		Label(fmt.Sprintf("%s_nopf%d", name, k))
+	}
 	x := make([]VecVirtual, P)
 	for p := range x {
 		x[p] = ZMM()
