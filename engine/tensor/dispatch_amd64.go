@@ -160,9 +160,8 @@ func matmulRowsAVX512(m *Matrix, out, x []float32, n, r0, r1 int) {
 	// While the vectors go through one tile, each kernel call fetches a
 	// share of the same rows of the next tile into the L2 cache, up to two
 	// lines per iteration of its loop, so that the next tile's first pass
-	// does not
-	// wait on memory (measured: 65–70 GFLOP/s from memory against 100–110
-	// from the cache, 768×288 and 64 vectors; in decode of the stories15M
+	// does not wait on memory (measured: 65–70 GFLOP/s from memory against
+	// 100–110 from the cache, 768×288 and 64 vectors; in decode of the stories15M
 	// shape, over 4 alternating runs, +25% at batch 16 and within the noise
 	// at 64 with bursts of prefetches per call, then +8% and +5% spread
 	// over the loop; two lines per iteration, so that one group covers its
