@@ -43,7 +43,7 @@ func main() {
 	log.SetFlags(0)
 	cache := flag.String("models", filepath.Join(os.TempDir(), "minerva-bench-models"), "folder for the generated models (made once, reused)")
 	only := flag.String("only", "", "run only the models whose name contains this")
-	steps := flag.Int("steps", 128, "tokens generated per single-stream run (110M: a quarter)")
+	steps := flag.Int("steps", 128, "tokens generated per sequence, in the single-stream and the batched runs (110M: a quarter)")
 	batches := flag.String("batches", "1,4,8,16,64", "batch sizes of the batched decode runs")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	flag.Parse()
@@ -197,7 +197,9 @@ func single(ctx context.Context, m *llama.Model, threads, steps int) float64 {
 	return best
 }
 
-// batched is aggregate decode throughput with n sequences in flight.
+// batched is aggregate throughput with n sequences in flight, each
+// generating steps tokens at temperature 1, timed from submission (prefill
+// included).
 func batched(ctx context.Context, m *llama.Model, n, steps int) float64 {
 	e, err := llama.NewEngine(m, llama.EngineOptions{MaxInFlight: n})
 	if err != nil {
